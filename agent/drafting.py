@@ -1,0 +1,152 @@
+"""Local-mode writing: a reply assembled from the best KB article and past resolution, and the
+context packet for an escalation. Text comes from template files under prompts/."""
+
+from __future__ import annotations
+
+import re
+
+from agent.schemas import Citation, DecisionReason, Draft, Escalation
+from agent.state import TriageContext, TriageState
+from prompts.loader import render
+
+_TEAM_HINTS: dict[DecisionReason, tuple[str, ...]] = {
+    DecisionReason.SECURITY: ("security", "trust", "abuse"),
+    DecisionReason.LEGAL: ("legal", "privacy", "compliance"),
+    DecisionReason.DATA_LOSS: ("reliab", "incident", "sre", "engineering"),
+    DecisionReason.P0_INCIDENT: ("reliab", "incident", "sre", "ops"),
+    DecisionReason.CHURN_RISK_HIGH_VALUE: ("success", "account"),
+    DecisionReason.ANGRY_REPEAT_CONTACT: ("success", "account"),
+}
+_TRIED = re.compile(
+    r"[^.!?\n]*\b(tried|already|restarted|reinstalled|cleared|re-?installed|rebooted|followed|checked|"
+    r"logged out|reset)\b[^.!?\n]*[.!?]?",
+    re.IGNORECASE,
+)
+
+
+def _strip_title(chunk_text: str, title: str) -> str:
+    # Chunks carry their article title as a first line so they embed well alone; a reply doesn't need it.
+    lines = chunk_text.strip().splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip("# ").strip() == title.strip()):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def local_draft(state: TriageState, signoff: str) -> tuple[Draft, dict[str, str]]:
+    ticket = state["ticket"]
+    evidence = state["evidence"]
+    decision = state["decision"]
+    citations: list[Citation] = []
+    versions: dict[str, str] = {}
+    customer = state["customer"]
+    greeting = (customer.name or "there") if customer.name and " " not in customer.name.strip() else "there"
+
+    similar = next((t for t in evidence.similar_tickets if t.id in state.get("similar_replies", {})), None)
+    similar_line = ""
+    if similar is not None:
+        citations.append(Citation(kind="ticket", id=similar.id, title=similar.subject, score=similar.score))
+        reply = state["similar_replies"][similar.id]
+        similar_line = (
+            f"Closest resolved case {similar.id} (match {similar.score:.2f}) was answered with:\n{reply}"
+        )
+
+    if evidence.kb_articles:
+        article = evidence.kb_articles[0]
+        citations.insert(
+            0, Citation(kind="kb", id=article.article_id, title=article.title, score=article.score)
+        )
+        answer = _strip_title(state["kb_texts"].get(article.chunk_id, article.excerpt), article.title)
+        body = render(
+            "local_draft",
+            greeting_name=greeting,
+            subject=ticket.subject.strip(),
+            answer=answer,
+            article_title=article.title,
+            article_id=article.article_id,
+            signoff=signoff,
+        )
+        note = render(
+            "local_internal_note",
+            action=decision.action.value,
+            reason=decision.reason.value,
+            article_id=article.article_id,
+            article_title=article.title,
+            article_score=f"{article.score:.2f}",
+            similar_case=similar_line,
+        )
+        versions = {body.name: body.version, note.name: note.version}
+        return Draft(body=body.text, citations=citations, internal_note=note.text.strip()), versions
+
+    # No article to ground a reply in: never invent one; give the reviewer the closest case instead.
+    body_text = ""
+    internal = similar_line or "No KB article or resolved case matched; write this reply by hand."
+    return Draft(body=body_text, citations=citations, internal_note=internal), versions
+
+
+def _suggested_teams(
+    state: TriageState, reason: DecisionReason, ctx: TriageContext
+) -> tuple[str, str | None]:
+    classification = state["classification"]
+    queue = classification.queue
+    ranked = [label for label, _ in (queue.alternatives if queue else [])] or ([queue.value] if queue else [])
+    known = list(ctx.local_model.fields.get("queue", [])) if ctx.local_model else []
+    for hint in _TEAM_HINTS.get(reason, ()):
+        match = next((name for name in known if hint in name.lower()), None)
+        if match:
+            secondary = next((name for name in ranked if name != match), None)
+            return match, secondary
+    primary = ranked[0] if ranked else "triage"
+    return primary, ranked[1] if len(ranked) > 1 else None
+
+
+def _summary(state: TriageState) -> str:
+    first = re.split(r"(?<=[.!?])\s+", state["clean_text"].strip(), maxsplit=1)[0]
+    return f"{state['ticket'].subject.strip()}: {first[:240]}".strip()
+
+
+def escalation_packet(state: TriageState, ctx: TriageContext) -> tuple[Escalation, dict[str, str]]:
+    decision = state["decision"]
+    classification = state["classification"]
+    evidence = state["evidence"]
+    customer = state["customer"]
+    sla = state["sla"]
+    primary, secondary = _suggested_teams(state, decision.reason, ctx)
+    tried = [match.group(0).strip() for match in _TRIED.finditer(state["clean_text"])][:5]
+    similar = [f"{t.id} ({t.score:.2f})" for t in evidence.similar_tickets[:3]]
+    leads = [f"{a.article_id} {a.title} ({a.score:.2f})" for a in evidence.kb_articles[:3]]
+    fields = ", ".join(
+        f"{name}={p.value} ({p.confidence:.2f})" for name, p in classification.predictions().items()
+    )
+    customer_line = ", ".join(
+        part
+        for part in (
+            customer.name or customer.customer_id or "unknown customer",
+            f"tier {customer.tier}" if customer.tier else "",
+            f"MRR {customer.mrr:,.0f}" if customer.mrr is not None else "",
+            f"{customer.tickets_last_30_days} ticket(s) in the last 30 days",
+        )
+        if part
+    )
+    context = render(
+        "escalation_context",
+        reason_text=f"{decision.reason.value} — {decision.explanation}",
+        customer_line=customer_line,
+        classification_line=fields,
+        first_response_due=sla.first_response_due.isoformat(),
+        resolution_due=sla.resolution_due.isoformat(),
+        at_risk=" (AT RISK)" if sla.at_risk else "",
+        similar_cases=", ".join(similar) or "none",
+        kb_leads=", ".join(leads) or "none",
+        customer_tried="; ".join(tried) or "nothing stated",
+    )
+    packet = Escalation(
+        reason=decision.reason,
+        summary=_summary(state),
+        context_for_agent=context.text.strip(),
+        suggested_team=primary,
+        secondary_team=secondary,
+        similar_cases=[t.id for t in evidence.similar_tickets],
+        kb_leads=[a.article_id for a in evidence.kb_articles],
+        customer_tried=tried,
+    )
+    return packet, {context.name: context.version}

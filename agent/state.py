@@ -1,0 +1,66 @@
+"""The graph's state (what flows between nodes) and context (what the nodes use, fixed per run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from agent.policy import PolicyConfig
+from agent.schemas import Classification, Decision, Draft, Escalation, Evidence, Sla, TriageResult
+from agent.signals import Signal
+from knowledge.history import History
+from knowledge.schemas import Ticket
+from knowledge.taxonomy import Taxonomy
+from tools.customer import CustomerContext
+from tools.retrieval import Retriever
+from tools.sla import SlaPolicy
+
+if TYPE_CHECKING:
+    from agent.local_model import LocalModel
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class TriageContext:
+    """Dependencies of one triage run; built by the application shell from settings."""
+
+    history: History
+    retriever: Retriever
+    local_model: LocalModel | None
+    taxonomy: Taxonomy | None = None
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    sla: SlaPolicy = field(default_factory=SlaPolicy)
+    mode: str = "local"
+    k_tickets: int = 5
+    k_kb: int = 3
+    signoff: str = "The Support Team"
+    clock: Callable[[], datetime] = _utcnow
+
+
+class TriageState(TypedDict, total=False):
+    ticket: Ticket
+    started: float
+    now: datetime
+    clean_text: str
+    model_text: str
+    ticket_tokens: int
+    language: tuple[str, float]
+    signals: list[Signal]
+    customer: CustomerContext
+    embedding: list[float]
+    evidence: Evidence
+    similar_replies: dict[str, str]
+    kb_texts: dict[str, str]
+    classification: Classification
+    decision: Decision
+    sla: Sla
+    draft: Draft | None
+    escalation: Escalation | None
+    prompt_versions: dict[str, str]
+    result: TriageResult
+    timings_ms: dict[str, Any]

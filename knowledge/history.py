@@ -1,0 +1,220 @@
+"""History in SQLite (WAL): tickets, triage results and the audit log of every decision.
+
+One connection per History object; writes are short transactions so a crash loses at most the
+ticket in flight, never a committed one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from knowledge.schemas import Ticket
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tickets (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    customer_id TEXT,
+    created_at TEXT,
+    resolved INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    data TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX IF NOT EXISTS tickets_customer ON tickets (tenant, customer_id, created_at);
+CREATE TABLE IF NOT EXISTS results (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    triaged_at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_ticket ON results (tenant, ticket_id);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    ticket_id TEXT,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_ticket ON audit (tenant, ticket_id);
+"""
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+class History:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # --- tickets -------------------------------------------------------------------------------
+    def upsert_tickets(self, tickets: Sequence[Ticket]) -> tuple[UpsertCounts, list[Ticket]]:
+        """Insert or update by (tenant, id). Returns the counts and the tickets that changed."""
+        inserted = updated = unchanged = 0
+        changed: list[Ticket] = []
+        with self._transaction() as conn:
+            for ticket in tickets:
+                digest = ticket.content_hash()
+                row = conn.execute(
+                    "SELECT content_hash FROM tickets WHERE tenant = ? AND id = ?", (ticket.tenant, ticket.id)
+                ).fetchone()
+                if row is not None and row["content_hash"] == digest:
+                    unchanged += 1
+                    continue
+                conn.execute(
+                    "INSERT INTO tickets (tenant, id, customer_id, created_at, resolved, content_hash, data, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
+                    "customer_id = excluded.customer_id, created_at = excluded.created_at, "
+                    "resolved = excluded.resolved, content_hash = excluded.content_hash, "
+                    "data = excluded.data, updated_at = excluded.updated_at",
+                    (
+                        ticket.tenant,
+                        ticket.id,
+                        ticket.customer.id if ticket.customer else None,
+                        _iso(ticket.created_at),
+                        int(ticket.is_resolved),
+                        digest,
+                        ticket.model_dump_json(),
+                        _now(),
+                    ),
+                )
+                changed.append(ticket)
+                if row is None:
+                    inserted += 1
+                else:
+                    updated += 1
+        return UpsertCounts(inserted, updated, unchanged), changed
+
+    def get_ticket(self, tenant: str, ticket_id: str) -> Ticket | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT data FROM tickets WHERE tenant = ? AND id = ?", (tenant, ticket_id)
+            ).fetchone()
+        return Ticket.model_validate_json(row["data"]) if row else None
+
+    def resolved_tickets(self, tenant: str | None = None) -> Iterator[Ticket]:
+        query = "SELECT data FROM tickets WHERE resolved = 1"
+        params: tuple[Any, ...] = ()
+        if tenant:
+            query += " AND tenant = ?"
+            params = (tenant,)
+        with self._lock:
+            rows = self._conn.execute(query + " ORDER BY tenant, id", params).fetchall()
+        for row in rows:
+            yield Ticket.model_validate_json(row["data"])
+
+    def customer_ticket_count(self, tenant: str, customer_id: str, before: datetime, days: int = 30) -> int:
+        """Tickets from this customer in the `days` before `before` (the current ticket excluded)."""
+        since = before - timedelta(days=days)
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) AS n FROM tickets WHERE tenant = ? AND customer_id = ? "
+                "AND created_at >= ? AND created_at < ?",
+                (tenant, customer_id, _iso(since), _iso(before)),
+            ).fetchone()
+        return int(row["n"])
+
+    def ticket_count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
+
+    # --- results and audit -----------------------------------------------------------------------
+    def record_result(self, result: dict[str, Any], audit_detail: dict[str, Any]) -> int:
+        """Store a TriageResult (as JSON-ready dict) and its audit row in one transaction."""
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO results (tenant, ticket_id, triaged_at, action, data) VALUES (?, ?, ?, ?, ?)",
+                (
+                    result["tenant"],
+                    result["ticket_id"],
+                    result["triaged_at"],
+                    result["decision"]["action"],
+                    json.dumps(result, sort_keys=True),
+                ),
+            )
+            conn.execute(
+                "INSERT INTO audit (at, tenant, ticket_id, event, detail) VALUES (?, ?, ?, ?, ?)",
+                (
+                    _now(),
+                    result["tenant"],
+                    result["ticket_id"],
+                    "triaged",
+                    json.dumps(audit_detail, sort_keys=True),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def audit(
+        self, event: str, detail: dict[str, Any], tenant: str = "default", ticket_id: str | None = None
+    ) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO audit (at, tenant, ticket_id, event, detail) VALUES (?, ?, ?, ?, ?)",
+                (_now(), tenant, ticket_id, event, json.dumps(detail, sort_keys=True)),
+            )
+
+    def latest_result(self, tenant: str, ticket_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT data FROM results WHERE tenant = ? AND ticket_id = ? ORDER BY seq DESC LIMIT 1",
+                (tenant, ticket_id),
+            ).fetchone()
+        return json.loads(row["data"]) if row else None
+
+    def audit_rows(self, ticket_id: str | None = None) -> list[dict[str, Any]]:
+        query, params = "SELECT * FROM audit", ()
+        if ticket_id is not None:
+            query, params = query + " WHERE ticket_id = ?", (ticket_id,)
+        with self._lock:
+            rows = self._conn.execute(query + " ORDER BY seq", params).fetchall()
+        return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]

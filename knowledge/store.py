@@ -1,0 +1,222 @@
+"""The vector store: resolved tickets and KB chunks in a persistent local Chroma, filtered by tenant.
+
+Embeddings are computed by our own Embedder and passed in explicitly; the collections are still
+created with our registered embedding function so Chroma never falls back to its downloading default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge.embeddings import CaseworkerEmbeddingFunction, Embedder
+from knowledge.schemas import ArticleChunk, Ticket
+
+# Chroma reads this at import time in some code paths; set it before chromadb is imported anywhere.
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+
+TICKETS = "tickets"
+KB_CHUNKS = "kb_chunks"
+_REPLY_EXCERPT_CHARS = 1500
+
+
+class StoreMismatchError(RuntimeError):
+    """The persisted collections were built with another embedding model."""
+
+
+@dataclass(frozen=True)
+class TicketHit:
+    id: str
+    score: float
+    subject: str
+    labels: dict[str, str]
+    reply: str | None
+    customer_id: str | None
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    chunk_id: str
+    article_id: str
+    title: str
+    text: str
+    score: float
+    category: str | None
+
+
+@dataclass
+class StoredTickets:
+    ids: list[str] = field(default_factory=list)
+    embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+
+
+def _key(tenant: str, item_id: str) -> str:
+    # Ids are unique per tenant only, so the vector id carries the tenant.
+    return f"{tenant}\x1f{item_id}"
+
+
+class KnowledgeStore:
+    def __init__(self, path: Path, embedder: Embedder, threads: int = 2) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.embedder = embedder
+        self._client = chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        )
+        function = CaseworkerEmbeddingFunction(threads=threads)
+        metadata = {"embedding_model": embedder.model_id}
+        self._tickets = self._client.get_or_create_collection(
+            TICKETS,
+            embedding_function=function,
+            metadata=metadata,
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        self._kb = self._client.get_or_create_collection(
+            KB_CHUNKS,
+            embedding_function=function,
+            metadata=metadata,
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        for collection in (self._tickets, self._kb):
+            built_with = (collection.metadata or {}).get("embedding_model")
+            if built_with != embedder.model_id:
+                raise StoreMismatchError(
+                    f"collection {collection.name!r} under {path} was built with {built_with!r}, "
+                    f"not {embedder.model_id!r}: use a fresh --data-dir or re-ingest"
+                )
+        self._batch = max(1, min(self._client.get_max_batch_size(), 1000))
+
+    # --- writing -------------------------------------------------------------------------------
+    def upsert_tickets(self, tickets: Sequence[Ticket], embeddings: np.ndarray) -> None:
+        for start in range(0, len(tickets), self._batch):
+            part = tickets[start : start + self._batch]
+            self._tickets.upsert(
+                ids=[_key(t.tenant, t.id) for t in part],
+                embeddings=embeddings[start : start + len(part)],
+                documents=[t.text for t in part],
+                metadatas=[self._ticket_metadata(t) for t in part],
+            )
+
+    def upsert_chunks(self, chunks: Sequence[ArticleChunk], embeddings: np.ndarray) -> None:
+        for start in range(0, len(chunks), self._batch):
+            part = chunks[start : start + self._batch]
+            self._kb.upsert(
+                ids=[_key(c.tenant, c.id) for c in part],
+                embeddings=embeddings[start : start + len(part)],
+                documents=[c.text for c in part],
+                metadatas=[
+                    {
+                        "tenant": c.tenant,
+                        "chunk_id": c.id,
+                        "article_id": c.article_id,
+                        "title": c.title,
+                        "category": c.category or "",
+                        "position": c.position,
+                    }
+                    for c in part
+                ],
+            )
+
+    def delete_article_chunks(self, tenant: str, article_id: str) -> None:
+        """Drop an article's old chunks first, so a shorter new version leaves no stale tail behind."""
+        self._kb.delete(where={"$and": [{"tenant": tenant}, {"article_id": article_id}]})
+
+    @staticmethod
+    def _ticket_metadata(ticket: Ticket) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "tenant": ticket.tenant,
+            "ticket_id": ticket.id,
+            "subject": ticket.subject[:500],
+            "resolved": ticket.is_resolved,
+            "reply": (ticket.reply or "")[:_REPLY_EXCERPT_CHARS],
+            "customer_id": (ticket.customer.id if ticket.customer and ticket.customer.id else ""),
+        }
+        for name, value in ticket.labels.items():
+            meta[f"label_{name}"] = value
+        return meta
+
+    # --- reading -------------------------------------------------------------------------------
+    def similar_tickets(
+        self, embedding: np.ndarray, tenant: str, k: int, exclude_id: str | None = None
+    ) -> list[TicketHit]:
+        where: dict[str, Any] = {"$and": [{"tenant": tenant}, {"resolved": True}]}
+        if exclude_id is not None:
+            where["$and"].append({"ticket_id": {"$ne": exclude_id}})
+        result = self._query(self._tickets, embedding, k, where)
+        hits = []
+        for meta, distance in result:
+            labels = {key[6:]: str(v) for key, v in meta.items() if key.startswith("label_")}
+            hits.append(
+                TicketHit(
+                    id=str(meta["ticket_id"]),
+                    score=1.0 - float(distance),
+                    subject=str(meta.get("subject", "")),
+                    labels=labels,
+                    reply=str(meta.get("reply") or "") or None,
+                    customer_id=str(meta.get("customer_id") or "") or None,
+                )
+            )
+        return hits
+
+    def search_kb(self, embedding: np.ndarray, tenant: str, k: int) -> list[ChunkHit]:
+        result = self._query(self._kb, embedding, k, {"tenant": tenant}, with_documents=True)
+        return [
+            ChunkHit(
+                chunk_id=str(meta["chunk_id"]),
+                article_id=str(meta["article_id"]),
+                title=str(meta["title"]),
+                text=str(meta["_document"]),
+                score=1.0 - float(distance),
+                category=str(meta.get("category") or "") or None,
+            )
+            for meta, distance in result
+        ]
+
+    def _query(
+        self,
+        collection: Any,
+        embedding: np.ndarray,
+        k: int,
+        where: dict[str, Any],
+        with_documents: bool = False,
+    ) -> list[tuple[dict[str, Any], float]]:
+        if k <= 0 or collection.count() == 0:
+            return []
+        include = ["metadatas", "distances", *(["documents"] if with_documents else [])]
+        result = collection.query(
+            query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+            n_results=k,
+            where=where,
+            include=include,
+        )
+        metadatas = result["metadatas"][0]
+        distances = result["distances"][0]
+        documents = result["documents"][0] if with_documents else [None] * len(metadatas)
+        return [
+            ({**meta, "_document": doc}, dist)
+            for meta, doc, dist in zip(metadatas, documents, distances, strict=True)
+        ]
+
+    def ticket_embeddings(self, tenant: str | None = None) -> Iterator[tuple[str, str, np.ndarray]]:
+        """(tenant, ticket id, embedding) for every stored ticket, paged so memory stays flat."""
+        where = {"tenant": tenant} if tenant else None
+        offset = 0
+        while True:
+            page = self._tickets.get(
+                where=where, include=["embeddings", "metadatas"], limit=1000, offset=offset
+            )
+            if not page["ids"]:
+                return
+            for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True):
+                yield str(meta["tenant"]), str(meta["ticket_id"]), np.asarray(vector, dtype=np.float32)
+            offset += len(page["ids"])
+
+    def counts(self) -> dict[str, int]:
+        return {TICKETS: self._tickets.count(), KB_CHUNKS: self._kb.count()}
