@@ -15,7 +15,7 @@ from agent.policy import PolicyInput, decide
 from agent.schemas import Action, Evidence, KBHit, Meta, SimilarTicket, Sla, TriageResult
 from agent.signals import detect_signals
 from agent.state import TriageContext, TriageState
-from agent.text import clean_text, detect_language
+from agent.text import clean_text, detect_language, model_text
 from knowledge.embeddings import MODEL_ID as EMBEDDING_MODEL_ID
 from knowledge.tokens import count_tokens
 from tools.customer import customer_context
@@ -35,19 +35,19 @@ def prepare(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, An
     ticket = state["ticket"]
     now = ctx.clock()
     cleaned = clean_text(ticket.body)
-    model_text = f"{ticket.subject.strip()}\n\n{cleaned}".strip()
+    text = model_text(ticket.subject, ticket.body)
     if ticket.language:
         language = (ticket.language.lower(), 1.0)
     else:
-        language = detect_language(model_text)
+        language = detect_language(text)
     return {
         "started": started,
         "now": now,
         "clean_text": cleaned,
-        "model_text": model_text,
+        "model_text": text,
         "ticket_tokens": count_tokens(ticket.text),
         "language": language,
-        "signals": detect_signals(model_text),
+        "signals": detect_signals(text),
         "customer": customer_context(ctx.history, ticket, now),
         "timings_ms": _elapsed(state, "prepare", started),
     }

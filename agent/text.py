@@ -59,6 +59,11 @@ def clean_text(text: str) -> str:
     return cleaned or text.strip()
 
 
+def model_text(subject: str, body: str) -> str:
+    """The text the embedder and classifier see: the subject and the customer's own new words."""
+    return f"{subject.strip()}\n\n{clean_text(body)}".strip()
+
+
 @cache
 def _identifier() -> LanguageIdentifier:
     return _load_identifier(norm_probs=True, langs=list(SUPPORTED_LANGUAGES))

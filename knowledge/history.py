@@ -142,9 +142,11 @@ class History:
             ).fetchone()
         return Ticket.model_validate_json(row["data"]) if row else None
 
-    def resolved_tickets(self, tenant: str | None = None) -> Iterator[Ticket]:
-        query = "SELECT data FROM tickets WHERE resolved = 1"
+    def all_tickets(self, tenant: str | None = None, resolved_only: bool = False) -> Iterator[Ticket]:
+        query = "SELECT data FROM tickets WHERE 1 = 1"
         params: tuple[Any, ...] = ()
+        if resolved_only:
+            query += " AND resolved = 1"
         if tenant:
             query += " AND tenant = ?"
             params = (tenant,)

@@ -1,0 +1,233 @@
+"""`caseworker`: ingest history and a knowledge base, train the local model, triage tickets."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from caseworker.settings import Settings
+
+app = typer.Typer(
+    help="Caseworker: agentic triage for support and IT helpdesks. Works offline by default.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+ingest_app = typer.Typer(
+    help="Load resolved history, knowledge-base articles or a taxonomy into the data dir."
+)
+app.add_typer(ingest_app, name="ingest")
+
+err = Console(stderr=True)
+EXIT_REJECTS = 1
+EXIT_USAGE = 2
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Data dir (Chroma, SQLite, models). Env: CASEWORKER_DATA_DIR.", show_default=False
+    ),
+]
+Tenant = Annotated[
+    str | None, typer.Option("--tenant", help="Tenant for rows that name none. [default: default]")
+]
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    overrides = {"data_dir": data_dir} if data_dir is not None else {}
+    return Settings(**overrides)
+
+
+def workspace_for(data_dir: Path | None):
+    from caseworker.workspace import Workspace
+
+    return Workspace(settings_for(data_dir))
+
+
+@contextmanager
+def progress_bar(description: str, total: int) -> Iterator[Progress]:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        progress.add_task(description, total=total)
+        yield progress
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@ingest_app.command("tickets")
+def ingest_tickets(
+    file: Annotated[Path, typer.Argument(help="CSV, JSONL or JSON file of tickets (resolved history).")],
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="TARGET=COLUMN[,COLUMN]: e.g. --map text=subject,body --map queue=queue --map reply=answer. "
+            "Targets: id, subject, body, text, reply, tenant, created_at, channel, language, tags, "
+            "customer_id/name/tier/mrr; any other target is a label.",
+        ),
+    ] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where rejected rows go. [default: FILE.rejects.txt beside the input]")
+    ] = None,
+    tenant: Tenant = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Import tickets; re-importing updates changed tickets and never duplicates. Exits 1 if rows were rejected."""
+    from knowledge.importers import ImportFileError, MappingError, parse_mapping, read_tickets
+
+    try:
+        column_map = parse_mapping(mapping) if mapping else None
+        report = read_tickets(file, column_map, tenant=tenant or "default")
+    except (MappingError, ImportFileError) as exc:
+        raise fail(str(exc)) from exc
+    workspace = workspace_for(data_dir)
+    with progress_bar("Embedding tickets", len(report.tickets)) as bar:
+        counts = workspace.ingest_tickets(report.tickets, progress=lambda n: bar.advance(bar.task_ids[0], n))
+    err.print(
+        f"{report.rows_read} rows read: {counts.inserted} new, {counts.updated} updated, "
+        f"{counts.unchanged} unchanged, {len(report.rejects)} rejected"
+    )
+    _report_rejects(report, rejects or file.with_name(file.name + ".rejects.txt"))
+
+
+def _report_rejects(report, path: Path) -> None:
+    written = report.write_rejects(path)
+    if written is None:
+        return
+    for reject in report.rejects[:10]:
+        err.print(f"  [yellow]{reject}[/yellow]", highlight=False)
+    if len(report.rejects) > 10:
+        err.print(f"  ... and {len(report.rejects) - 10} more")
+    err.print(f"rejected rows written to {written}")
+    raise typer.Exit(EXIT_REJECTS)
+
+
+@ingest_app.command("kb")
+def ingest_kb(
+    directory: Annotated[Path, typer.Argument(help="Folder of Markdown articles (front matter optional).")],
+    rejects: Annotated[Path | None, typer.Option(help="Where rejected files are listed.")] = None,
+    tenant: Tenant = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Chunk and index knowledge-base articles. Re-ingesting an article replaces its chunks."""
+    from knowledge.importers import read_kb
+
+    if not directory.is_dir():
+        raise fail(f"{directory}: not a directory")
+    kb = read_kb(directory, tenant=tenant or "default")
+    workspace = workspace_for(data_dir)
+    with progress_bar("Embedding KB chunks", 0) as bar:
+        task = bar.task_ids[0]
+        counts = workspace.ingest_kb(
+            kb.articles,
+            progress=lambda n: bar.advance(task, n),
+            on_total=lambda total: bar.update(task, total=total),
+        )
+    err.print(f"{counts.articles} articles indexed as {counts.chunks} chunks, {len(kb.rejects)} rejected")
+    _report_rejects(kb, rejects or directory.parent / f"{directory.name}.rejects.txt")
+
+
+@ingest_app.command("taxonomy")
+def ingest_taxonomy(
+    file: Annotated[Path, typer.Argument(help="TOML with [categories.<name>] and [queues.<name>] tables.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Install the taxonomy: category descriptions and which categories may be auto-resolved."""
+    from knowledge.taxonomy import TaxonomyError
+
+    try:
+        taxonomy = workspace_for(data_dir).install_taxonomy(file)
+    except TaxonomyError as exc:
+        raise fail(str(exc)) from exc
+    err.print(
+        f"{len(taxonomy.categories)} categories ({len(taxonomy.auto_resolvable)} auto-resolvable), "
+        f"{len(taxonomy.queues)} queues"
+    )
+
+
+@app.command()
+def train(data_dir: DataDir = None) -> None:
+    """(Re)build the local classifier from the labelled history in the data dir."""
+    from agent.local_model import ModelNotTrainedError
+
+    workspace = workspace_for(data_dir)
+    with err.status("Training the local model...") as status:
+        try:
+            model = workspace.train(progress=lambda message: status.update(f"Training: {message}"))
+        except ModelNotTrainedError as exc:
+            raise fail(str(exc)) from exc
+    fields = ", ".join(f"{name} ({len(classes)} classes)" for name, classes in model.fields.items())
+    err.print(f"model {model.version} trained on {model.n_train} tickets: {fields}")
+
+
+@app.command()
+def triage(
+    source: Annotated[str, typer.Argument(help="A JSON or JSONL file of tickets, or - for stdin.")],
+    out: Annotated[Path | None, typer.Option(help="Write results here instead of stdout.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Triage tickets; prints one TriageResult JSON per line. Exits 1 if any ticket was invalid."""
+    from agent.graph import triage as run_triage
+    from caseworker.ticket_input import parse_tickets
+
+    if source == "-":
+        text, name = sys.stdin.read(), "<stdin>"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise fail(f"{source}: no such file")
+        text, name = path.read_text(encoding="utf-8-sig"), source
+    parsed = parse_tickets(text, name)
+    for message in parsed.errors:
+        err.print(f"[yellow]{message}[/yellow]", highlight=False)
+    workspace = workspace_for(data_dir)
+    context = workspace.context()
+    if context.local_model is None:
+        err.print("[yellow]warning:[/yellow] no local model: run `caseworker train`; results need review")
+    sink = out.open("w", encoding="utf-8") if out else sys.stdout
+    try:
+        with progress_bar("Triaging", len(parsed.tickets)) as bar:
+            for ticket in parsed.tickets:
+                result = run_triage(ticket, context)
+                sink.write(result.model_dump_json() + "\n")
+                sink.flush()
+                bar.advance(bar.task_ids[0])
+    finally:
+        if out:
+            sink.close()
+    if parsed.errors:
+        raise typer.Exit(EXIT_REJECTS)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of TriageResult (the output contract)."""
+    from agent.schemas import TriageResult
+
+    typer.echo(json.dumps(TriageResult.model_json_schema(), indent=2))
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Fresh data dir for the demo (emptied first).")
+    ] = Path(".caseworker-demo"),
+) -> None:
+    """Ingest the bundled sample company, train, triage unseen tickets and print a summary."""
+    from caseworker.demo import run_demo
+
+    run_demo(settings_for(data_dir), err)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,98 @@
+"""`caseworker demo`: the whole trip on the bundled sample company, in a fresh data dir."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from caseworker.settings import Settings
+from caseworker.ticket_input import parse_tickets
+from caseworker.workspace import Workspace
+from knowledge.importers import read_kb, read_tickets
+
+_MARKERS = ("history.sqlite3", "chroma", "models", "demo")
+
+
+def sample_dir() -> Path:
+    return Path(str(resources.files("caseworker") / "sample_data"))
+
+
+def _fresh(data_dir: Path) -> None:
+    if data_dir.exists():
+        if any(data_dir.iterdir()) and not any((data_dir / marker).exists() for marker in _MARKERS):
+            raise SystemExit(
+                f"error: {data_dir} exists and is not a Caseworker data dir; refusing to empty it"
+            )
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+
+
+def run_demo(settings: Settings, console: Console) -> Path:
+    from agent.graph import triage
+
+    started = time.perf_counter()
+    samples = sample_dir()
+    _fresh(settings.data_dir)
+    workspace = Workspace(settings)
+
+    taxonomy = workspace.install_taxonomy(samples / "taxonomy.toml")
+    history = read_tickets(samples / "history.jsonl")
+    kb = read_kb(samples / "kb")
+    if history.rejects or kb.rejects:
+        raise SystemExit(
+            f"error: bundled sample data has rejects: {[str(r) for r in history.rejects + kb.rejects]}"
+        )
+    with console.status("Ingesting history and knowledge base..."):
+        counts = workspace.ingest_tickets(history.tickets)
+        kb_counts = workspace.ingest_kb(kb.articles)
+    console.print(
+        f"Ingested {counts.inserted} resolved tickets, {kb_counts.articles} KB articles "
+        f"({kb_counts.chunks} chunks), taxonomy of {len(taxonomy.categories)} categories"
+    )
+    with console.status("Training the local model...") as status:
+        model = workspace.train(progress=lambda message: status.update(f"Training: {message}"))
+    console.print(f"Trained {model.version} on {model.n_train} tickets")
+
+    incoming = parse_tickets((samples / "incoming.jsonl").read_text(encoding="utf-8"), "incoming.jsonl")
+    context = workspace.context()
+    out_dir = settings.data_dir / "demo"
+    out_dir.mkdir(exist_ok=True)
+    results_path = out_dir / "results.jsonl"
+    results = []
+    triage_started = time.perf_counter()
+    with results_path.open("w", encoding="utf-8") as sink, console.status("Triaging incoming tickets..."):
+        for ticket in incoming.tickets:
+            result = triage(ticket, context)
+            sink.write(result.model_dump_json() + "\n")
+            results.append((ticket, result))
+    triage_seconds = time.perf_counter() - triage_started
+
+    table = Table(title="Caseworker demo: incoming tickets", show_lines=False)
+    for column in ("ticket", "subject", "queue", "category", "prio", "action", "reason"):
+        table.add_column(column, overflow="fold")
+    for ticket, result in results:
+        c = result.classification
+        table.add_row(
+            ticket.id,
+            ticket.subject[:48],
+            f"{c.queue.value} {c.queue.confidence:.2f}" if c.queue else "-",
+            f"{c.category.value} {c.category.confidence:.2f}" if c.category else "-",
+            c.priority.value,
+            result.decision.action.value,
+            result.decision.reason.value,
+        )
+    console.print(table)
+    mix = Counter(result.decision.action.value for _, result in results)
+    console.print(
+        f"{len(results)} tickets triaged in {triage_seconds:.1f}s "
+        f"({', '.join(f'{n} {action}' for action, n in sorted(mix.items()))}); "
+        f"whole demo {time.perf_counter() - started:.1f}s"
+    )
+    console.print(f"Results: {results_path}")
+    return results_path

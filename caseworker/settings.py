@@ -1,0 +1,54 @@
+"""The one settings object. Environment variables use the CASEWORKER_ prefix (plus the standard
+OPENAI_* ones); CLI options override them. Only caseworker/ and service/ read settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASEWORKER_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".caseworker"), description="Where Chroma, SQLite and models live.")
+    mode: Literal["local"] = Field(
+        default="local", description="Triage mode (LLM modes come with the LLM client)."
+    )
+    tenant: str = "default"
+
+    # Retrieval
+    k_tickets: int = Field(default=5, ge=0, le=50)
+    k_kb: int = Field(default=3, ge=0, le=20)
+    kb_chunk_tokens: int = Field(default=200, ge=50, le=250)
+    embedding_threads: int = Field(default=2, ge=1, le=64)
+
+    # Policy
+    auto_apply_confidence: float = Field(default=0.8, ge=0, le=1)
+    strong_kb_match: float = Field(default=0.6, ge=0, le=1)
+    novelty_similarity: float = Field(default=0.35, ge=0, le=1)
+    high_value_mrr: float = Field(default=2000, ge=0)
+    signoff: str = "The Support Team"
+
+    # LLM endpoint (used by LLM modes; read here so there is one place for it)
+    model: str | None = None
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def history_path(self) -> Path:
+        return self.data_dir / "history.sqlite3"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def taxonomy_path(self) -> Path:
+        return self.data_dir / "taxonomy.toml"

@@ -1,0 +1,157 @@
+"""Wiring: builds the store, history, local model and graph context from settings, and runs the
+data-dir operations (ingest, train) that the CLI and, later, the service share."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from agent.local_model import LocalModel, ModelNotTrainedError
+
+from agent.policy import PolicyConfig
+from agent.state import TriageContext
+from agent.text import model_text
+from caseworker.settings import Settings
+from knowledge.chunking import chunk_article
+from knowledge.embeddings import Embedder, local_embedder
+from knowledge.history import History, UpsertCounts
+from knowledge.schemas import Article, Ticket
+from knowledge.store import KnowledgeStore
+from knowledge.taxonomy import Taxonomy
+from tools.retrieval import Retriever
+from tools.sla import SlaPolicy
+
+Progress = Callable[[int], None]
+EMBED_BATCH = 64
+
+
+def _noop(_: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class KBCounts:
+    articles: int
+    chunks: int
+
+
+class Workspace:
+    """One data dir: its Chroma store, SQLite history, taxonomy and trained local model."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return local_embedder(self.settings.embedding_threads)
+
+    @cached_property
+    def store(self) -> KnowledgeStore:
+        return KnowledgeStore(
+            self.settings.chroma_dir, self.embedder, threads=self.settings.embedding_threads
+        )
+
+    @cached_property
+    def history(self) -> History:
+        return History(self.settings.history_path)
+
+    def _embed(self, texts: Sequence[str], progress: Progress) -> np.ndarray:
+        parts = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            batch = list(texts[start : start + EMBED_BATCH])
+            parts.append(self.embedder.embed(batch))
+            progress(len(batch))
+        return np.vstack(parts) if parts else np.zeros((0, 384), dtype=np.float32)
+
+    # --- ingest --------------------------------------------------------------------------------
+    def ingest_tickets(self, tickets: Sequence[Ticket], progress: Progress = _noop) -> UpsertCounts:
+        """Idempotent: unchanged tickets are skipped, changed ones re-embedded and replaced."""
+        counts, changed = self.history.upsert_tickets(tickets)
+        progress(counts.unchanged)
+        if changed:
+            embeddings = self._embed([model_text(t.subject, t.body) for t in changed], progress)
+            self.store.upsert_tickets(changed, embeddings)
+        self.history.audit("ingest_tickets", {"inserted": counts.inserted, "updated": counts.updated})
+        return counts
+
+    def ingest_kb(
+        self, articles: Sequence[Article], progress: Progress = _noop, on_total: Progress = _noop
+    ) -> KBCounts:
+        """Re-ingesting an article replaces all of its chunks (a shorter version leaves no stale tail)."""
+        chunks = []
+        for article in articles:
+            self.store.delete_article_chunks(article.tenant, article.id)
+            chunks.extend(chunk_article(article, max_tokens=self.settings.kb_chunk_tokens))
+        on_total(len(chunks))
+        embeddings = self._embed([c.text for c in chunks], progress)
+        self.store.upsert_chunks(chunks, embeddings)
+        self.history.audit("ingest_kb", {"articles": len(articles), "chunks": len(chunks)})
+        return KBCounts(articles=len(articles), chunks=len(chunks))
+
+    def install_taxonomy(self, path: Path) -> Taxonomy:
+        taxonomy = Taxonomy.load(path)
+        shutil.copyfile(path, self.settings.taxonomy_path)
+        return taxonomy
+
+    @property
+    def taxonomy(self) -> Taxonomy | None:
+        path = self.settings.taxonomy_path
+        return Taxonomy.load(path) if path.is_file() else None
+
+    # --- train ---------------------------------------------------------------------------------
+    def train(self, progress: Callable[[str], None] | None = None) -> LocalModel:
+        tickets = [t for t in self.history.all_tickets() if t.labels]
+        if not tickets:
+            raise ModelNotTrainedError(
+                "no labelled tickets in the history: run `caseworker ingest tickets` first"
+            )
+        stored = {(tenant, ticket_id): vector for tenant, ticket_id, vector in self.store.ticket_embeddings()}
+        missing = [t for t in tickets if (t.tenant, t.id) not in stored]
+        if missing:
+            for ticket, vector in zip(
+                missing, self._embed([model_text(t.subject, t.body) for t in missing], _noop)
+            ):
+                stored[(ticket.tenant, ticket.id)] = vector
+        texts = [model_text(t.subject, t.body) for t in tickets]
+        embeddings = np.vstack([stored[(t.tenant, t.id)] for t in tickets])
+        fields = sorted({name for t in tickets for name in t.labels})
+        labels = {name: [t.labels.get(name) for t in tickets] for name in fields}
+        model = LocalModel.train(texts, embeddings, labels, progress=progress)
+        model.save(self.settings.model_dir)
+        self.history.audit("train", {"version": model.version, "n_train": model.n_train, "fields": fields})
+        return model
+
+    def local_model(self) -> LocalModel | None:
+        try:
+            return LocalModel.load(self.settings.model_dir)
+        except ModelNotTrainedError:
+            return None
+
+    # --- triage --------------------------------------------------------------------------------
+    def context(self) -> TriageContext:
+        s = self.settings
+        taxonomy = self.taxonomy
+        policy = PolicyConfig(
+            auto_apply_confidence=s.auto_apply_confidence,
+            strong_kb_match=s.strong_kb_match,
+            novelty_similarity=s.novelty_similarity,
+            high_value_mrr=s.high_value_mrr,
+            auto_resolvable_categories=taxonomy.auto_resolvable if taxonomy else frozenset(),
+        )
+        return TriageContext(
+            history=self.history,
+            retriever=Retriever(self.store, self.embedder),
+            local_model=self.local_model(),
+            taxonomy=taxonomy,
+            policy=policy,
+            sla=SlaPolicy(),
+            mode=s.mode,
+            k_tickets=s.k_tickets,
+            k_kb=s.k_kb,
+            signoff=s.signoff,
+        )

@@ -1,0 +1,523 @@
+"""Bring history in: tickets from CSV / JSONL / JSON files, knowledge-base articles from Markdown.
+
+A bad row never stops the rest: it becomes a `Reject` that says `file:line: field: reason`, so a
+person can fix the source and re-import. Only problems that make the whole file meaningless (it
+cannot be read, its format is unknown, a mapped column does not exist) raise `ImportFileError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from knowledge.schemas import DEFAULT_TENANT, Article, Ticket, normalise_priority, stable_id
+
+
+class MappingError(ValueError):
+    """A `--map` spec that cannot be understood."""
+
+
+class ImportFileError(Exception):
+    """A file that cannot be imported at all (as opposed to one bad row in it)."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = str(path)
+
+
+@dataclass(frozen=True)
+class Reject:
+    file: str
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.reason}"
+
+
+class _WritesRejects:
+    rejects: list[Reject]
+
+    def write_rejects(self, path: Path) -> Path | None:
+        """Write one reject per line; with none, remove `path` instead. Returns the path written."""
+        # A rejects file left over from an earlier run would blame rows that now import fine.
+        if not self.rejects:
+            path.unlink(missing_ok=True)
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{reject}\n" for reject in self.rejects), encoding="utf-8")
+        return path
+
+
+@dataclass
+class ImportReport(_WritesRejects):
+    tickets: list[Ticket] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    rows_read: int = 0
+
+
+@dataclass
+class KBImport(_WritesRejects):
+    articles: list[Article] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    files_read: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Column mapping
+
+_SCALAR_TARGETS = (
+    "id", "subject", "tenant", "created_at", "channel", "language", "reply",
+    "customer_id", "customer_name", "customer_tier", "customer_mrr",
+)  # fmt: skip
+_LIST_TARGETS = ("text", "body", "tags")
+# Ticket fields that exist but cannot be the target of one column; naming them is a mistake.
+_RESERVED_TARGETS = ("customer", "labels", "extra")
+_TARGET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+
+class ColumnMapping(BaseModel):
+    """Which source column feeds which Ticket field; any target not a Ticket field is a label."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str | None = None
+    subject: str | None = None
+    body: list[str] = Field(default_factory=list)
+    text: list[str] = Field(default_factory=list)
+    tenant: str | None = None
+    created_at: str | None = None
+    channel: str | None = None
+    language: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    reply: str | None = None
+    customer_id: str | None = None
+    customer_name: str | None = None
+    customer_tier: str | None = None
+    customer_mrr: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _text_excludes_subject_body(self) -> ColumnMapping:
+        if self.text and (self.subject or self.body):
+            raise ValueError("'text' cannot be combined with 'subject' or 'body'")
+        return self
+
+    def columns(self) -> list[str]:
+        """Every source column the mapping reads, in first-use order."""
+        cols: list[str] = []
+        for value in self.model_dump(exclude={"labels"}).values():
+            cols.extend(value if isinstance(value, list) else [value] if value else [])
+        cols.extend(self.labels.values())
+        return list(dict.fromkeys(cols))
+
+
+def parse_mapping(specs: Sequence[str]) -> ColumnMapping:
+    """Parse CLI specs like `["text=subject,body", "queue=queue", "id=ticket_id"]`."""
+    fields: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    for spec in specs:
+        if "=" not in spec:
+            raise MappingError(f"mapping {spec!r} has no '=' (expected target=column, e.g. queue=queue)")
+        target, _, source = (part.strip() for part in spec.partition("="))
+        columns = [col.strip() for col in source.split(",")]
+        if not target:
+            raise MappingError(f"mapping {spec!r} has an empty target before '='")
+        if not source or not all(columns):
+            raise MappingError(f"mapping {spec!r} has an empty column name after '='")
+        if not _TARGET_NAME.match(target):
+            raise MappingError(f"mapping {spec!r}: target {target!r} is not a valid field or label name")
+        if target in _RESERVED_TARGETS:
+            raise MappingError(
+                f"mapping {spec!r}: {target!r} cannot be mapped directly "
+                "(use customer_id/customer_name/customer_tier/customer_mrr, or a label name)"
+            )
+        if target in fields or target in labels:
+            raise MappingError(f"target {target!r} is mapped twice")
+        if target in _LIST_TARGETS:
+            fields[target] = columns
+        elif len(columns) > 1:
+            raise MappingError(f"mapping {spec!r}: target {target!r} takes exactly one column")
+        elif target in _SCALAR_TARGETS:
+            fields[target] = columns[0]
+        else:
+            labels[target] = columns[0]
+    if "text" in fields and ("subject" in fields or "body" in fields):
+        raise MappingError("'text' cannot be combined with 'subject' or 'body' (text=subject,body does both)")
+    return ColumnMapping(**fields, labels=labels)
+
+
+def _as_text(value: Any) -> str:
+    return "" if value is None else (value if isinstance(value, str) else str(value)).strip()
+
+
+def _cell(row: dict[str, Any], column: str | None) -> Any:
+    """The stripped value of `column`, or None when the mapping has no column or the cell is blank."""
+    value = row.get(column) if column else None
+    value = value.strip() if isinstance(value, str) else value
+    return None if value is None or value == "" else value
+
+
+def _apply_mapping(row: dict[str, Any], mapping: ColumnMapping, tenant: str) -> dict[str, Any]:
+    if mapping.text:
+        parts = [_as_text(row.get(col)) for col in mapping.text]
+        subject, body_parts = ("", parts) if len(parts) == 1 else (parts[0], parts[1:])
+    else:
+        subject, body_parts = (
+            _as_text(_cell(row, mapping.subject)),
+            [_as_text(row.get(c)) for c in mapping.body],
+        )
+    data: dict[str, Any] = {"subject": subject, "body": "\n\n".join(part for part in body_parts if part)}
+    if mapping.id:
+        # A mapped but blank id is a data problem worth reporting, not something to paper over.
+        data["id"] = _as_text(row.get(mapping.id))
+    data["tenant"] = _as_text(_cell(row, mapping.tenant)) or tenant
+    for name in ("created_at", "channel", "language", "reply"):
+        if (value := _cell(row, getattr(mapping, name))) is not None:
+            data[name] = value
+    tags: list[Any] = []
+    for column in mapping.tags:
+        value = _cell(row, column)
+        tags.extend(value if isinstance(value, list) else re.split(r"\s*[,;]\s*", _as_text(value)))
+    if tags := [tag for tag in dict.fromkeys(tags) if tag]:
+        data["tags"] = tags
+    customer = {
+        name: _as_text(value) if name != "mrr" else value
+        for name in ("id", "name", "tier", "mrr")
+        if (value := _cell(row, getattr(mapping, f"customer_{name}"))) is not None
+    }
+    if customer:
+        data["customer"] = customer
+    data["labels"] = {label: row.get(column) for label, column in mapping.labels.items()}
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Tickets
+
+
+@dataclass
+class _Record:
+    line: int
+    data: dict[str, Any] | None
+    problem: str | None = None
+
+
+def read_tickets(
+    path: Path, mapping: ColumnMapping | None = None, *, tenant: str = DEFAULT_TENANT
+) -> ImportReport:
+    """Tickets from a `.csv`, `.jsonl`/`.ndjson` or `.json` file; bad rows become rejects."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    if suffix == ".csv":
+        available, records = _csv_records(path, raw)
+    elif suffix in (".jsonl", ".ndjson"):
+        records = list(_jsonl_records(raw))
+        available = _object_keys(records)
+    elif suffix == ".json":
+        records = _json_records(path, raw)
+        available = _object_keys(records)
+    else:
+        raise ImportFileError(
+            path, f"unknown ticket file type {suffix or '(none)'!r} (use .csv, .jsonl, .json)"
+        )
+
+    # JSON has no header: judge the mapping by the keys its objects use, if any object parsed at all.
+    if mapping is not None and (suffix == ".csv" or any(r.data is not None for r in records)):
+        missing = [col for col in mapping.columns() if col not in available]
+        if missing:
+            raise ImportFileError(
+                path,
+                f"mapped column(s) not found: {', '.join(missing)} "
+                f"(available: {', '.join(available) or 'none'})",
+            )
+
+    file = str(path)
+    report = ImportReport()
+    first_seen: dict[tuple[str, str], int] = {}
+    for record in records:
+        report.rows_read += 1
+        if record.data is None:
+            report.rejects.append(Reject(file, record.line, "row", record.problem or "unreadable row"))
+            continue
+        if mapping is not None:
+            data = _apply_mapping(record.data, mapping, tenant)
+        elif suffix == ".csv":
+            # An empty CSV cell means "not given", not an empty date or channel.
+            data = {k: v for k, v in record.data.items() if v != "" or k in ("id", "subject", "body")}
+        else:
+            data = dict(record.data)
+        ticket_or_problem = _build_ticket(data, tenant)
+        if isinstance(ticket_or_problem, tuple):
+            report.rejects.append(Reject(file, record.line, *ticket_or_problem))
+            continue
+        ticket = ticket_or_problem
+        key = (ticket.tenant, ticket.id)
+        if key in first_seen:
+            reason = f"duplicate id, first seen on line {first_seen[key]}"
+            report.rejects.append(Reject(file, record.line, "id", reason))
+            continue
+        first_seen[key] = record.line
+        report.tickets.append(ticket)
+    return report
+
+
+def _build_ticket(data: dict[str, Any], tenant: str) -> Ticket | tuple[str, str]:
+    """A Ticket, or the (field, reason) that keeps this row out."""
+    data.setdefault("tenant", tenant)
+    for name in ("subject", "body"):
+        if data.get(name) is None:
+            data[name] = ""
+    if not _as_text(data["subject"]) and not _as_text(data["body"]):
+        return "text", "subject and body are both empty"
+    if data.get("id") is None:
+        data["id"] = stable_id(_as_text(data["tenant"]), data["subject"], data["body"])
+    elif isinstance(data["id"], int) and not isinstance(data["id"], bool):
+        data["id"] = str(data["id"])
+    # Normalised here rather than left to Ticket so a bad value is blamed on `priority`, not `labels`.
+    labels = data.get("labels")
+    holder = labels if isinstance(labels, dict) and "priority" in labels else data
+    if _as_text(holder.get("priority")):
+        try:
+            holder["priority"] = normalise_priority(_as_text(holder["priority"]))
+        except ValueError as exc:
+            return "priority", str(exc)
+    try:
+        return Ticket.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "row"
+        return where, str(error["msg"]).removeprefix("Value error, ")
+
+
+def _object_keys(records: list[_Record]) -> list[str]:
+    keys: dict[str, None] = {}
+    for record in records:
+        if record.data is not None:
+            keys.update(dict.fromkeys(record.data))
+    return list(keys)
+
+
+def _decode_lines(raw: bytes) -> tuple[list[str], set[int]]:
+    """Lines with their endings, decoded one by one so a bad byte costs one row, not the file."""
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    lines: list[str] = []
+    bad: set[int] = set()
+    for number, chunk in enumerate(raw.splitlines(keepends=True), start=1):
+        try:
+            lines.append(chunk.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(chunk.decode("utf-8", errors="replace"))
+            bad.add(number)
+    return lines, bad
+
+
+def _csv_records(path: Path, raw: bytes) -> tuple[list[str], list[_Record]]:
+    lines, bad = _decode_lines(raw)
+    # strict: an unclosed quote is reported instead of silently swallowing the rest of the file.
+    reader = csv.reader(lines, strict=True)
+    header: list[str] | None = None
+    records: list[_Record] = []
+    end = 0
+    while True:
+        start = end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            end = reader.line_num
+            if header is None:
+                raise ImportFileError(path, f"unreadable header row: {exc}") from exc
+            records.append(_Record(start, None, f"malformed CSV: {exc}"))
+            continue
+        end = reader.line_num
+        if not row:
+            continue
+        if header is None:
+            if bad.intersection(range(start, end + 1)):
+                raise ImportFileError(path, "header row is not valid UTF-8")
+            header = [name.strip() for name in row]
+            duplicates = sorted({name for name in header if name and header.count(name) > 1})
+            if duplicates:
+                raise ImportFileError(path, f"duplicate column(s) in header: {', '.join(duplicates)}")
+            continue
+        if bad.intersection(range(start, end + 1)):
+            records.append(_Record(start, None, "not valid UTF-8"))
+        elif len(row) < len(header) or any(cell.strip() for cell in row[len(header) :]):
+            records.append(_Record(start, None, f"has {len(row)} fields, the header has {len(header)}"))
+        else:
+            # Unnamed columns (a trailing comma in the header) carry nothing we can name.
+            records.append(
+                _Record(start, {name: cell for name, cell in zip(header, row, strict=False) if name})
+            )
+    if header is None:
+        raise ImportFileError(path, "empty file, expected a header row")
+    return [name for name in header if name], records
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+
+
+def _json_type(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _jsonl_records(raw: bytes) -> Iterator[_Record]:
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    # Split on \n only: a JSON string may legally hold U+2028 and other characters splitlines() breaks on.
+    for number, chunk in enumerate(raw.split(b"\n"), start=1):
+        if not chunk.strip():
+            continue
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            yield _Record(number, None, "not valid UTF-8")
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield _Record(number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        if not isinstance(value, dict):
+            yield _Record(number, None, f"expected a JSON object, got {_json_type(value)}")
+            continue
+        yield _Record(number, value)
+
+
+def _json_records(path: Path, raw: bytes) -> list[_Record]:
+    try:
+        text = raw.decode("utf-8-sig")
+        document = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(path, f"not valid UTF-8 (byte offset {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise ImportFileError(
+            path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
+    if not isinstance(document, list):
+        raise ImportFileError(path, f"expected a JSON array of objects, got {_json_type(document)}")
+    # The document is known valid; walk it again only to learn on which line each element starts.
+    decoder = json.JSONDecoder()
+    records: list[_Record] = []
+    ws = re.compile(r"[\s,]*")
+    pos = ws.match(text, text.index("[") + 1).end()  # type: ignore[union-attr]
+    line, counted = 1, 0
+    for _ in document:
+        line += text.count("\n", counted, pos)
+        counted = pos
+        value, end = decoder.raw_decode(text, pos)
+        if isinstance(value, dict):
+            records.append(_Record(line, value))
+        else:
+            records.append(_Record(line, None, f"expected a JSON object, got {_json_type(value)}"))
+        pos = ws.match(text, end).end()  # type: ignore[union-attr]
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
+# Knowledge base
+
+_H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$")
+
+
+def read_kb(directory: Path, *, tenant: str = DEFAULT_TENANT) -> KBImport:
+    """Articles from every `*.md` under `directory` (recursive, in path order)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ImportFileError(directory, "not a directory")
+    files = sorted(
+        (p for p in directory.rglob("*.md") if p.is_file()),
+        key=lambda p: p.relative_to(directory).as_posix(),
+    )
+    result = KBImport()
+    first_seen: dict[tuple[str, str], str] = {}
+    for file in files:
+        relative = file.relative_to(directory)
+        if any(part.startswith(".") for part in relative.parts):
+            continue  # .git, editor backups and the like are not articles
+        result.files_read += 1
+        article_or_reject = _read_article(file, relative, tenant)
+        if isinstance(article_or_reject, Reject):
+            result.rejects.append(article_or_reject)
+            continue
+        article = article_or_reject
+        key = (article.tenant, article.id)
+        if key in first_seen:
+            reason = f"duplicate id {article.id!r}, first seen in {first_seen[key]}"
+            result.rejects.append(Reject(str(file), 1, "id", reason))
+            continue
+        first_seen[key] = str(file)
+        result.articles.append(article)
+    return result
+
+
+def _read_article(file: Path, relative: Path, tenant: str) -> Article | Reject:
+    name = str(file)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        return Reject(name, 1, "file", f"cannot read: {exc.strerror or exc}")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad_line = raw[: exc.start].count(b"\n") + 1
+        return Reject(name, 1, "file", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} on line {bad_line})")
+    lines = text.replace("\r\n", "\n").split("\n")
+    meta: dict[str, str] = {}
+    if lines and lines[0].strip() == "---":
+        closing = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+        if closing is None:
+            return Reject(name, 1, "front_matter", "opening '---' has no closing '---'")
+        meta = _front_matter(lines[1:closing])
+        lines = lines[closing + 1 :]
+    body = "\n".join(lines).strip()
+    if not body:
+        return Reject(name, 1, "body", "empty body")
+    title = meta.get("title") or next((m.group(1) for m in map(_H1.match, body.split("\n")) if m), file.stem)
+    data: dict[str, Any] = {
+        "id": meta.get("id") or f"kb-{_slug(relative.with_suffix('').as_posix())}",
+        "title": title,
+        "body": body,
+        "tenant": meta.get("tenant") or tenant,
+        "category": meta.get("category") or None,
+        "tags": [tag.strip() for tag in meta.get("tags", "").strip("[]").split(",") if tag.strip()],
+        "source": relative.as_posix(),
+    }
+    try:
+        return Article.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "file"
+        return Reject(name, 1, where, str(error["msg"]).removeprefix("Value error, "))
+
+
+def _front_matter(lines: list[str]) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#") or ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        meta[key.strip().lower()] = value
+    return meta
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[\W_]+", "-", text.lower()).strip("-")
+    # A path of only punctuation still needs a stable, unique id.
+    return slug or stable_id(text).removeprefix("t-")
