@@ -35,7 +35,7 @@ def _run(*args: str | Path) -> None:
 
 
 def setup() -> Path:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script runs before the venv, on any python3
         raise SystemExit(f"Python 3.11+ is required, this is {sys.version.split()[0]}")
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + repr(NO_DEPS).encode()).hexdigest()
     python = _python()

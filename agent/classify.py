@@ -64,10 +64,14 @@ def classify_ticket(
         churn = FieldPrediction.of(*rule_churn_risk(signals, sentiment.value, repeat_contact), "rule")
 
     category = predictions.get("category")
-    if taxonomy is not None and taxonomy.categories and category is not None:
-        if category.value not in taxonomy.categories:
-            notes.append(f"category {category.value!r} is not in the taxonomy")
-            needs_review = True
+    if (
+        taxonomy is not None
+        and taxonomy.categories
+        and category is not None
+        and category.value not in taxonomy.categories
+    ):
+        notes.append(f"category {category.value!r} is not in the taxonomy")
+        needs_review = True
 
     language_code, language_confidence = language
     return Classification(
@@ -77,9 +81,7 @@ def classify_ticket(
         type=predictions.get("type"),
         sentiment=sentiment,
         churn_risk=churn,
-        language=FieldPrediction.of(
-            language_code, language_confidence, "rule" if language_confidence < 1 else "given"
-        ),
+        language=FieldPrediction.of(language_code, language_confidence, "rule" if language_confidence < 1 else "given"),
         custom={name: p for name, p in predictions.items() if name not in _NAMED_FIELDS},
         needs_review=needs_review,
         review_notes=notes,

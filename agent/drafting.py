@@ -46,15 +46,11 @@ def local_draft(state: TriageState, signoff: str) -> tuple[Draft, dict[str, str]
     if similar is not None:
         citations.append(Citation(kind="ticket", id=similar.id, title=similar.subject, score=similar.score))
         reply = state["similar_replies"][similar.id]
-        similar_line = (
-            f"Closest resolved case {similar.id} (match {similar.score:.2f}) was answered with:\n{reply}"
-        )
+        similar_line = f"Closest resolved case {similar.id} (match {similar.score:.2f}) was answered with:\n{reply}"
 
     if evidence.kb_articles:
         article = evidence.kb_articles[0]
-        citations.insert(
-            0, Citation(kind="kb", id=article.article_id, title=article.title, score=article.score)
-        )
+        citations.insert(0, Citation(kind="kb", id=article.article_id, title=article.title, score=article.score))
         answer = _strip_title(state["kb_texts"].get(article.chunk_id, article.excerpt), article.title)
         body = render(
             "local_draft",
@@ -83,9 +79,7 @@ def local_draft(state: TriageState, signoff: str) -> tuple[Draft, dict[str, str]
     return Draft(body=body_text, citations=citations, internal_note=internal), versions
 
 
-def _suggested_teams(
-    state: TriageState, reason: DecisionReason, ctx: TriageContext
-) -> tuple[str, str | None]:
+def _suggested_teams(state: TriageState, reason: DecisionReason, ctx: TriageContext) -> tuple[str, str | None]:
     classification = state["classification"]
     queue = classification.queue
     ranked = [label for label, _ in (queue.alternatives if queue else [])] or ([queue.value] if queue else [])
@@ -114,9 +108,7 @@ def escalation_packet(state: TriageState, ctx: TriageContext) -> tuple[Escalatio
     tried = [match.group(0).strip() for match in _TRIED.finditer(state["clean_text"])][:5]
     similar = [f"{t.id} ({t.score:.2f})" for t in evidence.similar_tickets[:3]]
     leads = [f"{a.article_id} {a.title} ({a.score:.2f})" for a in evidence.kb_articles[:3]]
-    fields = ", ".join(
-        f"{name}={p.value} ({p.confidence:.2f})" for name, p in classification.predictions().items()
-    )
+    fields = ", ".join(f"{name}={p.value} ({p.confidence:.2f})" for name, p in classification.predictions().items())
     customer_line = ", ".join(
         part
         for part in (

@@ -27,9 +27,7 @@ def build_graph() -> CompiledStateGraph:
     graph.add_edge("prepare", "retrieve")
     graph.add_edge("retrieve", "classify")
     graph.add_edge("classify", "decide")
-    graph.add_conditional_edges(
-        "decide", nodes.route_after_decision, {"draft": "draft", "escalate": "escalate"}
-    )
+    graph.add_conditional_edges("decide", nodes.route_after_decision, {"draft": "draft", "escalate": "escalate"})
     graph.add_edge("draft", "record")
     graph.add_edge("escalate", "record")
     graph.add_edge("record", END)

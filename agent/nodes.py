@@ -36,10 +36,7 @@ def prepare(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, An
     now = ctx.clock()
     cleaned = clean_text(ticket.body)
     text = model_text(ticket.subject, ticket.body)
-    if ticket.language:
-        language = (ticket.language.lower(), 1.0)
-    else:
-        language = detect_language(text)
+    language = (ticket.language.lower(), 1.0) if ticket.language else detect_language(text)
     return {
         "started": started,
         "now": now,
@@ -57,9 +54,7 @@ def retrieve(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, A
     started = time.perf_counter()
     ctx = runtime.context
     ticket = state["ticket"]
-    found = ctx.retriever.retrieve(
-        state["model_text"], ticket.tenant, ctx.k_tickets, ctx.k_kb, exclude_id=ticket.id
-    )
+    found = ctx.retriever.retrieve(state["model_text"], ticket.tenant, ctx.k_tickets, ctx.k_kb, exclude_id=ticket.id)
     best = max(found.max_ticket_similarity, found.max_kb_similarity)
     evidence = Evidence(
         similar_tickets=[

@@ -22,9 +22,7 @@ class PolicyConfig(BaseModel):
     #: Customers at or above this MRR (or on a high-value tier) are high value.
     high_value_mrr: float = Field(default=2000, ge=0)
     auto_resolvable_categories: frozenset[str] = frozenset()
-    security_categories: frozenset[str] = frozenset(
-        {"security", "vulnerability_report", "suspicious_activity"}
-    )
+    security_categories: frozenset[str] = frozenset({"security", "vulnerability_report", "suspicious_activity"})
     legal_categories: frozenset[str] = frozenset({"legal", "legal_request", "gdpr_request", "data_deletion"})
     data_loss_categories: frozenset[str] = frozenset({"data_loss"})
 
@@ -71,17 +69,16 @@ def decide(facts: PolicyInput, config: PolicyConfig) -> Decision:
         )
     if facts.churn_risk == "high" and facts.high_value_customer:
         return _escalate(DecisionReason.CHURN_RISK_HIGH_VALUE, "High churn risk on a high-value account.")
-    if max(facts.max_ticket_similarity, facts.max_kb_similarity) < config.novelty_similarity:
+    best_match = max(facts.max_ticket_similarity, facts.max_kb_similarity)
+    if best_match < config.novelty_similarity:
         return _escalate(
             DecisionReason.NOVEL_ISSUE,
-            f"Nothing in resolved history or the KB is similar (best {max(facts.max_ticket_similarity, facts.max_kb_similarity):.2f}).",
+            f"Nothing in resolved history or the KB is similar (best {best_match:.2f}).",
         )
     if facts.needs_review:
         return _review(DecisionReason.NEEDS_REVIEW, "The classification fell outside the taxonomy.")
     if category not in config.auto_resolvable_categories:
-        return _review(
-            DecisionReason.NOT_AUTO_RESOLVABLE, f"Category {category or '(none)'!r} is not auto-resolvable."
-        )
+        return _review(DecisionReason.NOT_AUTO_RESOLVABLE, f"Category {category or '(none)'!r} is not auto-resolvable.")
     if facts.max_kb_similarity < config.strong_kb_match:
         return _review(
             DecisionReason.NO_KB_MATCH,

@@ -20,9 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-ingest_app = typer.Typer(
-    help="Load resolved history, knowledge-base articles or a taxonomy into the data dir."
-)
+ingest_app = typer.Typer(help="Load resolved history, knowledge-base articles or a taxonomy into the data dir.")
 app.add_typer(ingest_app, name="ingest")
 
 err = Console(stderr=True)
@@ -31,13 +29,9 @@ EXIT_USAGE = 2
 
 DataDir = Annotated[
     Path | None,
-    typer.Option(
-        "--data-dir", help="Data dir (Chroma, SQLite, models). Env: CASEWORKER_DATA_DIR.", show_default=False
-    ),
+    typer.Option("--data-dir", help="Data dir (Chroma, SQLite, models). Env: CASEWORKER_DATA_DIR.", show_default=False),
 ]
-Tenant = Annotated[
-    str | None, typer.Option("--tenant", help="Tenant for rows that name none. [default: default]")
-]
+Tenant = Annotated[str | None, typer.Option("--tenant", help="Tenant for rows that name none. [default: default]")]
 
 
 def settings_for(data_dir: Path | None) -> Settings:
@@ -219,9 +213,9 @@ def schema() -> None:
 
 @app.command()
 def demo(
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Fresh data dir for the demo (emptied first).")
-    ] = Path(".caseworker-demo"),
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Fresh data dir for the demo (emptied first).")] = Path(
+        ".caseworker-demo"
+    ),
 ) -> None:
     """Ingest the bundled sample company, train, triage unseen tickets and print a summary."""
     from caseworker.demo import run_demo

@@ -26,9 +26,7 @@ def sample_dir() -> Path:
 def _fresh(data_dir: Path) -> None:
     if data_dir.exists():
         if any(data_dir.iterdir()) and not any((data_dir / marker).exists() for marker in _MARKERS):
-            raise SystemExit(
-                f"error: {data_dir} exists and is not a Caseworker data dir; refusing to empty it"
-            )
+            raise SystemExit(f"error: {data_dir} exists and is not a Caseworker data dir; refusing to empty it")
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
 
@@ -45,9 +43,7 @@ def run_demo(settings: Settings, console: Console) -> Path:
     history = read_tickets(samples / "history.jsonl")
     kb = read_kb(samples / "kb")
     if history.rejects or kb.rejects:
-        raise SystemExit(
-            f"error: bundled sample data has rejects: {[str(r) for r in history.rejects + kb.rejects]}"
-        )
+        raise SystemExit(f"error: bundled sample data has rejects: {[str(r) for r in history.rejects + kb.rejects]}")
     with console.status("Ingesting history and knowledge base..."):
         counts = workspace.ingest_tickets(history.tickets)
         kb_counts = workspace.ingest_kb(kb.articles)

@@ -14,9 +14,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEWORKER_", extra="ignore")
 
     data_dir: Path = Field(default=Path(".caseworker"), description="Where Chroma, SQLite and models live.")
-    mode: Literal["local"] = Field(
-        default="local", description="Triage mode (LLM modes come with the LLM client)."
-    )
+    mode: Literal["local"] = Field(default="local", description="Triage mode (LLM modes come with the LLM client).")
     tenant: str = "default"
 
     # Retrieval

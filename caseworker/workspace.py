@@ -52,9 +52,7 @@ class Workspace:
 
     @cached_property
     def store(self) -> KnowledgeStore:
-        return KnowledgeStore(
-            self.settings.chroma_dir, self.embedder, threads=self.settings.embedding_threads
-        )
+        return KnowledgeStore(self.settings.chroma_dir, self.embedder, threads=self.settings.embedding_threads)
 
     @cached_property
     def history(self) -> History:
@@ -107,15 +105,12 @@ class Workspace:
     def train(self, progress: Callable[[str], None] | None = None) -> LocalModel:
         tickets = [t for t in self.history.all_tickets() if t.labels]
         if not tickets:
-            raise ModelNotTrainedError(
-                "no labelled tickets in the history: run `caseworker ingest tickets` first"
-            )
+            raise ModelNotTrainedError("no labelled tickets in the history: run `caseworker ingest tickets` first")
         stored = {(tenant, ticket_id): vector for tenant, ticket_id, vector in self.store.ticket_embeddings()}
         missing = [t for t in tickets if (t.tenant, t.id) not in stored]
         if missing:
-            for ticket, vector in zip(
-                missing, self._embed([model_text(t.subject, t.body) for t in missing], _noop)
-            ):
+            vectors = self._embed([model_text(t.subject, t.body) for t in missing], _noop)
+            for ticket, vector in zip(missing, vectors, strict=True):
                 stored[(ticket.tenant, ticket.id)] = vector
         texts = [model_text(t.subject, t.body) for t in tickets]
         embeddings = np.vstack([stored[(t.tenant, t.id)] for t in tickets])

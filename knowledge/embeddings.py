@@ -85,9 +85,7 @@ class MiniLMEmbedder:
         self._session = onnxruntime.InferenceSession(
             str(weights), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        tokenizer = Tokenizer.from_file(
-            str(_verified(_TOKENIZER_PACKAGE, _TOKENIZER_FILE, _TOKENIZER_SHA256))
-        )
+        tokenizer = Tokenizer.from_file(str(_verified(_TOKENIZER_PACKAGE, _TOKENIZER_FILE, _TOKENIZER_SHA256)))
         # The shipped tokenizer.json pads and truncates to 128; we pad per batch and keep the model's 256.
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -153,7 +151,5 @@ class CaseworkerEmbeddingFunction(EmbeddingFunction[Documents]):
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> CaseworkerEmbeddingFunction:
         if config.get("model_id", MODEL_ID) != MODEL_ID:
-            raise EmbeddingModelError(
-                f"collection was built with {config.get('model_id')!r}, not {MODEL_ID!r}"
-            )
+            raise EmbeddingModelError(f"collection was built with {config.get('model_id')!r}, not {MODEL_ID!r}")
         return CaseworkerEmbeddingFunction(threads=int(config.get("threads", 2)))

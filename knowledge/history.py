@@ -196,9 +196,7 @@ class History:
             )
             return int(cursor.lastrowid or 0)
 
-    def audit(
-        self, event: str, detail: dict[str, Any], tenant: str = "default", ticket_id: str | None = None
-    ) -> None:
+    def audit(self, event: str, detail: dict[str, Any], tenant: str = "default", ticket_id: str | None = None) -> None:
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO audit (at, tenant, ticket_id, event, detail) VALUES (?, ?, ?, ?, ?)",

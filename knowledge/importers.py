@@ -211,9 +211,7 @@ class _Record:
     problem: str | None = None
 
 
-def read_tickets(
-    path: Path, mapping: ColumnMapping | None = None, *, tenant: str = DEFAULT_TENANT
-) -> ImportReport:
+def read_tickets(path: Path, mapping: ColumnMapping | None = None, *, tenant: str = DEFAULT_TENANT) -> ImportReport:
     """Tickets from a `.csv`, `.jsonl`/`.ndjson` or `.json` file; bad rows become rejects."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -230,9 +228,7 @@ def read_tickets(
         records = _json_records(path, raw)
         available = _object_keys(records)
     else:
-        raise ImportFileError(
-            path, f"unknown ticket file type {suffix or '(none)'!r} (use .csv, .jsonl, .json)"
-        )
+        raise ImportFileError(path, f"unknown ticket file type {suffix or '(none)'!r} (use .csv, .jsonl, .json)")
 
     # JSON has no header: judge the mapping by the keys its objects use, if any object parsed at all.
     if mapping is not None and (suffix == ".csv" or any(r.data is not None for r in records)):
@@ -240,8 +236,7 @@ def read_tickets(
         if missing:
             raise ImportFileError(
                 path,
-                f"mapped column(s) not found: {', '.join(missing)} "
-                f"(available: {', '.join(available) or 'none'})",
+                f"mapped column(s) not found: {', '.join(missing)} (available: {', '.join(available) or 'none'})",
             )
 
     file = str(path)
@@ -360,9 +355,7 @@ def _csv_records(path: Path, raw: bytes) -> tuple[list[str], list[_Record]]:
             records.append(_Record(start, None, f"has {len(row)} fields, the header has {len(header)}"))
         else:
             # Unnamed columns (a trailing comma in the header) carry nothing we can name.
-            records.append(
-                _Record(start, {name: cell for name, cell in zip(header, row, strict=False) if name})
-            )
+            records.append(_Record(start, {name: cell for name, cell in zip(header, row, strict=False) if name}))
     if header is None:
         raise ImportFileError(path, "empty file, expected a header row")
     return [name for name in header if name], records
@@ -404,9 +397,7 @@ def _json_records(path: Path, raw: bytes) -> list[_Record]:
     except UnicodeDecodeError as exc:
         raise ImportFileError(path, f"not valid UTF-8 (byte offset {exc.start})") from exc
     except json.JSONDecodeError as exc:
-        raise ImportFileError(
-            path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
+        raise ImportFileError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     if not isinstance(document, list):
         raise ImportFileError(path, f"expected a JSON array of objects, got {_json_type(document)}")
     # The document is known valid; walk it again only to learn on which line each element starts.

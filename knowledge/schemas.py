@@ -22,9 +22,7 @@ PRIORITIES: tuple[str, ...] = ("P0", "P1", "P2", "P3")
 
 # Helpdesks name priorities many ways; everything funnels into P0–P3 so SLA and policy have one scale.
 _PRIORITY_ALIASES: dict[str, str] = {
-    **{
-        alias: "P0" for alias in ("p0", "urgent", "blocker", "sev1", "sev-1", "sev 1", "highest", "emergency")
-    },
+    **{alias: "P0" for alias in ("p0", "urgent", "blocker", "sev1", "sev-1", "sev 1", "highest", "emergency")},
     **{alias: "P1" for alias in ("p1", "high", "critical", "sev2", "sev-2", "sev 2")},
     **{alias: "P2" for alias in ("p2", "normal", "medium", "major", "sev3", "sev-3", "sev 3")},
     **{alias: "P3" for alias in ("p3", "low", "minor", "trivial", "lowest", "sev4", "sev-4", "sev 4")},

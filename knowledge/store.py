@@ -200,8 +200,7 @@ class KnowledgeStore:
         distances = result["distances"][0]
         documents = result["documents"][0] if with_documents else [None] * len(metadatas)
         return [
-            ({**meta, "_document": doc}, dist)
-            for meta, doc, dist in zip(metadatas, documents, distances, strict=True)
+            ({**meta, "_document": doc}, dist) for meta, doc, dist in zip(metadatas, documents, distances, strict=True)
         ]
 
     def ticket_embeddings(self, tenant: str | None = None) -> Iterator[tuple[str, str, np.ndarray]]:
@@ -209,9 +208,7 @@ class KnowledgeStore:
         where = {"tenant": tenant} if tenant else None
         offset = 0
         while True:
-            page = self._tickets.get(
-                where=where, include=["embeddings", "metadatas"], limit=1000, offset=offset
-            )
+            page = self._tickets.get(where=where, include=["embeddings", "metadatas"], limit=1000, offset=offset)
             if not page["ids"]:
                 return
             for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True):

@@ -208,9 +208,7 @@ def test_csv_bad_utf8_and_wrong_field_count_reject_one_row(tmp_path: Path) -> No
 
 
 def test_csv_malformed_quoting_rejects_from_its_start_line(tmp_path: Path) -> None:
-    path = write(
-        tmp_path / "q.csv", 'id,subject,body\nq1,ok,fine\nq2,"bad"x,y\nq3,ok,fine\nq4,"never closed,\nz\n'
-    )
+    path = write(tmp_path / "q.csv", 'id,subject,body\nq1,ok,fine\nq2,"bad"x,y\nq3,ok,fine\nq4,"never closed,\nz\n')
     report = read_tickets(path)
     assert [t.id for t in report.tickets] == ["q1", "q3"]
     assert [str(r) for r in report.rejects] == [

@@ -32,14 +32,10 @@ class Retriever:
         self.store = store
         self.embedder = embedder
 
-    def retrieve(
-        self, text: str, tenant: str, k_tickets: int, k_kb: int, exclude_id: str | None = None
-    ) -> Retrieval:
+    def retrieve(self, text: str, tenant: str, k_tickets: int, k_kb: int, exclude_id: str | None = None) -> Retrieval:
         embedding = self.embedder.embed([text])[0]
         tickets = self.store.similar_tickets(embedding, tenant, k_tickets, exclude_id=exclude_id)
-        return Retrieval(
-            embedding=embedding, tickets=tickets, kb=self.best_chunk_per_article(embedding, tenant, k_kb)
-        )
+        return Retrieval(embedding=embedding, tickets=tickets, kb=self.best_chunk_per_article(embedding, tenant, k_kb))
 
     def search_kb(self, query: str, tenant: str, k: int) -> list[ChunkHit]:
         return self.best_chunk_per_article(self.embedder.embed([query])[0], tenant, k)

@@ -1,0 +1,67 @@
+"""Knowledge store and history on the real Chroma and SQLite: idempotence and tenant isolation."""
+
+from __future__ import annotations
+
+from caseworker.workspace import Workspace
+from knowledge.schemas import Article
+from tests.conftest import history_tickets, kb_articles
+
+
+def test_reingest_updates_and_never_duplicates(workspace: Workspace) -> None:
+    first = workspace.ingest_tickets(history_tickets())
+    assert (first.inserted, first.updated, first.unchanged) == (12, 0, 0)
+    again = workspace.ingest_tickets(history_tickets())
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 12)
+    assert workspace.store.counts()["tickets"] == 12
+    assert workspace.history.ticket_count() == 12
+
+    edited = history_tickets()
+    edited[0] = edited[0].model_copy(update={"subject": "Forgot my password (edited)"})
+    third = workspace.ingest_tickets(edited)
+    assert (third.inserted, third.updated, third.unchanged) == (0, 1, 11)
+    assert workspace.store.counts()["tickets"] == 12
+    assert workspace.history.get_ticket("default", "h1").subject == "Forgot my password (edited)"
+    hits = workspace.store.similar_tickets(workspace.embedder.embed(["forgot my password"])[0], "default", 1)
+    assert hits[0].subject == "Forgot my password (edited)"
+
+
+def test_tenant_a_never_retrieves_tenant_b(workspace: Workspace) -> None:
+    workspace.ingest_tickets(history_tickets(tenant="acme", prefix="a-"))
+    workspace.ingest_tickets(history_tickets(tenant="globex", prefix="g-"))
+    workspace.ingest_kb(kb_articles(tenant="acme"))
+    query = workspace.embedder.embed(["I forgot my password"])[0]
+
+    acme = workspace.store.similar_tickets(query, "acme", k=50)
+    globex = workspace.store.similar_tickets(query, "globex", k=50)
+    assert acme and all(hit.id.startswith("a-") for hit in acme)
+    assert globex and all(hit.id.startswith("g-") for hit in globex)
+    assert workspace.store.search_kb(query, "globex", k=10) == []
+    assert workspace.store.search_kb(query, "acme", k=10)
+    assert workspace.store.similar_tickets(query, "nobody", k=5) == []
+
+
+def test_same_ticket_id_in_two_tenants_is_two_tickets(workspace: Workspace) -> None:
+    workspace.ingest_tickets(history_tickets(tenant="acme"))
+    workspace.ingest_tickets(history_tickets(tenant="globex"))
+    assert workspace.store.counts()["tickets"] == 24
+    assert workspace.history.ticket_count() == 24
+
+
+def test_kb_reingest_replaces_chunks(workspace: Workspace) -> None:
+    long_body = "\n\n".join(f"Step {i}: " + "click the button and wait. " * 30 for i in range(8))
+    article = Article(id="KB-9", title="Long guide", body=long_body)
+    first = workspace.ingest_kb([article])
+    assert first.chunks > 2
+    assert workspace.store.counts()["kb_chunks"] == first.chunks
+    shorter = workspace.ingest_kb([article.model_copy(update={"body": "Only one short step now."})])
+    assert shorter.chunks == 1
+    assert workspace.store.counts()["kb_chunks"] == 1
+
+
+def test_store_reopens_in_a_new_client(workspace: Workspace) -> None:
+    workspace.ingest_kb(kb_articles())
+    from knowledge.store import KnowledgeStore
+
+    reopened = KnowledgeStore(workspace.settings.chroma_dir, workspace.embedder)
+    query = workspace.embedder.embed(["download my invoice"])[0]
+    assert reopened.search_kb(query, "default", 1)[0].article_id == "KB-2"
