@@ -7,13 +7,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from caseworker.settings import Settings
+
+if TYPE_CHECKING:
+    from caseworker.workspace import Workspace
+    from knowledge.importers import ImportReport, KBImport
 
 app = typer.Typer(
     help="Caseworker: agentic triage for support and IT helpdesks. Works offline by default.",
