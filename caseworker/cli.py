@@ -43,7 +43,8 @@ def settings_for(data_dir: Path | None) -> Settings:
     return Settings(**overrides)
 
 
-def workspace_for(data_dir: Path | None):
+def workspace_for(data_dir: Path | None) -> Workspace:
+    # Imported here: loading the graph, Chroma and onnxruntime would make `--help` take seconds.
     from caseworker.workspace import Workspace
 
     return Workspace(settings_for(data_dir))
@@ -98,7 +99,7 @@ def ingest_tickets(
     _report_rejects(report, rejects or file.with_name(file.name + ".rejects.txt"))
 
 
-def _report_rejects(report, path: Path) -> None:
+def _report_rejects(report: ImportReport | KBImport, path: Path) -> None:
     written = report.write_rejects(path)
     if written is None:
         return
