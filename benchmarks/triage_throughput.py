@@ -21,7 +21,8 @@ from agent.text import model_text
 from caseworker.demo import sample_dir
 from caseworker.settings import Settings
 from caseworker.workspace import Workspace
-from knowledge.importers import read_kb, read_tickets
+from knowledge.importers import read_tickets
+from knowledge.kb_importer import read_kb
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -17,7 +17,8 @@ from caseworker.settings import Settings
 
 if TYPE_CHECKING:
     from caseworker.workspace import Workspace
-    from knowledge.importers import ImportReport, KBImport
+    from knowledge.importers import ImportReport
+    from knowledge.kb_importer import KBImport
 
 app = typer.Typer(
     help="Caseworker: agentic triage for support and IT helpdesks. Works offline by default.",
@@ -119,7 +120,7 @@ def ingest_kb(
     data_dir: DataDir = None,
 ) -> None:
     """Chunk and index knowledge-base articles. Re-ingesting an article replaces its chunks."""
-    from knowledge.importers import read_kb
+    from knowledge.kb_importer import read_kb
 
     if not directory.is_dir():
         raise fail(f"{directory}: not a directory")

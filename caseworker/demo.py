@@ -14,7 +14,8 @@ from rich.table import Table
 from caseworker.settings import Settings
 from caseworker.ticket_input import parse_tickets
 from caseworker.workspace import Workspace
-from knowledge.importers import read_kb, read_tickets
+from knowledge.importers import read_tickets
+from knowledge.kb_importer import read_kb
 
 _MARKERS = ("history.sqlite3", "chroma", "models", "demo")
 

@@ -13,9 +13,9 @@ from knowledge.importers import (
     MappingError,
     Reject,
     parse_mapping,
-    read_kb,
     read_tickets,
 )
+from knowledge.kb_importer import read_kb
 from knowledge.schemas import stable_id
 
 MAPPING_SPECS = [
