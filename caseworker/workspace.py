@@ -68,12 +68,17 @@ class Workspace:
 
     # --- ingest --------------------------------------------------------------------------------
     def ingest_tickets(self, tickets: Sequence[Ticket], progress: Progress = _noop) -> UpsertCounts:
-        """Idempotent: unchanged tickets are skipped, changed ones re-embedded and replaced."""
-        counts, changed = self.history.upsert_tickets(tickets)
+        """Idempotent: unchanged tickets are skipped, changed ones re-embedded and replaced.
+
+        The vector store is written before the history: if the process dies in between, the history
+        still lacks those tickets, so the next run re-embeds them instead of skipping them as unchanged.
+        """
+        counts, changed = self.history.changes(tickets)
         progress(counts.unchanged)
         if changed:
             embeddings = self._embed([model_text(t.subject, t.body) for t in changed], progress)
             self.store.upsert_tickets(changed, embeddings)
+            self.history.upsert_tickets(changed)
         self.history.audit("ingest_tickets", {"inserted": counts.inserted, "updated": counts.updated})
         return counts
 

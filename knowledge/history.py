@@ -98,19 +98,29 @@ class History:
             self._conn.execute("COMMIT")
 
     # --- tickets -------------------------------------------------------------------------------
-    def upsert_tickets(self, tickets: Sequence[Ticket]) -> tuple[UpsertCounts, list[Ticket]]:
-        """Insert or update by (tenant, id). Returns the counts and the tickets that changed."""
+    def changes(self, tickets: Sequence[Ticket]) -> tuple[UpsertCounts, list[Ticket]]:
+        """Which tickets are new or differ from the stored version (read-only), with the counts."""
         inserted = updated = unchanged = 0
         changed: list[Ticket] = []
-        with self._transaction() as conn:
+        with self._lock:
             for ticket in tickets:
-                digest = ticket.content_hash()
-                row = conn.execute(
+                row = self._conn.execute(
                     "SELECT content_hash FROM tickets WHERE tenant = ? AND id = ?", (ticket.tenant, ticket.id)
                 ).fetchone()
-                if row is not None and row["content_hash"] == digest:
+                if row is None:
+                    inserted += 1
+                elif row["content_hash"] == ticket.content_hash():
                     unchanged += 1
                     continue
+                else:
+                    updated += 1
+                changed.append(ticket)
+        return UpsertCounts(inserted, updated, unchanged), changed
+
+    def upsert_tickets(self, tickets: Sequence[Ticket]) -> None:
+        """Insert or replace by (tenant, id), all in one transaction."""
+        with self._transaction() as conn:
+            for ticket in tickets:
                 conn.execute(
                     "INSERT INTO tickets (tenant, id, customer_id, created_at, resolved, content_hash, data, "
                     "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
@@ -123,17 +133,11 @@ class History:
                         ticket.customer.id if ticket.customer else None,
                         _iso(ticket.created_at),
                         int(ticket.is_resolved),
-                        digest,
+                        ticket.content_hash(),
                         ticket.model_dump_json(),
                         _now(),
                     ),
                 )
-                changed.append(ticket)
-                if row is None:
-                    inserted += 1
-                else:
-                    updated += 1
-        return UpsertCounts(inserted, updated, unchanged), changed
 
     def get_ticket(self, tenant: str, ticket_id: str) -> Ticket | None:
         with self._lock:

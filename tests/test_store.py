@@ -65,3 +65,13 @@ def test_store_reopens_in_a_new_client(workspace: Workspace) -> None:
     reopened = KnowledgeStore(workspace.settings.chroma_dir, workspace.embedder)
     query = workspace.embedder.embed(["download my invoice"])[0]
     assert reopened.search_kb(query, "default", 1)[0].article_id == "KB-2"
+
+
+def test_ingest_interrupted_after_the_vector_write_is_completed_by_a_rerun(workspace: Workspace) -> None:
+    tickets = history_tickets()
+    # The process died after Chroma got the vectors but before SQLite committed the tickets.
+    workspace.store.upsert_tickets(tickets, workspace.embedder.embed([t.text for t in tickets]))
+    counts = workspace.ingest_tickets(tickets)
+    assert counts.inserted == 12
+    assert workspace.history.ticket_count() == 12
+    assert workspace.store.counts()["tickets"] == 12
