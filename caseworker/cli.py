@@ -28,7 +28,7 @@ app = typer.Typer(
 ingest_app = typer.Typer(help="Load resolved history, knowledge-base articles or a taxonomy into the data dir.")
 app.add_typer(ingest_app, name="ingest")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages name files and lines: never wrap them
 EXIT_REJECTS = 1
 EXIT_USAGE = 2
 

@@ -1,0 +1,456 @@
+"""The local classifier learned from resolved history: calibrated probabilities for every labelled field.
+
+Three views of a ticket each score every class:
+
+* **sparse** — a linear SVM over TF-IDF word 1-2-grams, char_wb 2-5-grams and subject-line words
+  (exact product names, error codes, misspellings: what a sentence embedding blurs);
+* **dense** — multinomial logistic regression over the MiniLM sentence embedding (paraphrases);
+* **knn** — the log of the similarity-weighted label vote of the 10 nearest resolved tickets
+  (local structure and rare classes a linear model under-fits), leave-one-out during training.
+
+The views are blended log-linearly, ``p = softmax(w_sparse*s + w_dense*d + w_knn*n)``, with the three
+non-negative weights fitted by minimising log-loss on out-of-fold scores (5-fold cross-validation).
+Fitting the weights on held-out scores does the work of temperature scaling: it sets how much each
+view is trusted *and* how peaked the probabilities are, so `confidence` is calibrated rather than an
+SVM margin. On BANKING77 this reaches 94.3 % test accuracy with expected calibration error ~0.01
+(see benchmarks/local_model_quality.py).
+
+Only numpy, scipy and scikit-learn; saved with joblib (pickle: load only model directories you wrote).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+import sklearn
+from joblib import Parallel, delayed
+from scipy.optimize import minimize
+from scipy.special import log_softmax
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
+
+from agent.features import TextFeatures, knn_log_votes, top_k, top_k_of
+
+MODEL_FILE = "local_model.joblib"
+META_FILE = "local_model.json"
+#: Bumped when the pickled layout changes; an older file then asks for `caseworker train`.
+FORMAT_VERSION = 1
+VIEWS = ("sparse", "dense", "knn")
+
+_SPARSE_C = 0.3
+_DENSE_C = 10.0
+_K = 10
+_KNN_TEMPERATURE = 20.0
+_KNN_EPS = 1e-3
+_FOLDS = 5
+#: Below this many labelled rows the weights are not fitted: five folds of a handful of rows say nothing.
+_MIN_ROWS_FOR_CV = 20
+#: Typical fitted weights (BANKING77, NLBSE'24 issues) used when there is too little data to fit them.
+_DEFAULT_WEIGHTS = (2.0, 0.7, 0.3)
+_PREDICT_CHUNK = 1024
+
+Progress = Callable[[str], None]
+
+
+class ModelNotTrainedError(RuntimeError):
+    """No usable local model in the model directory; the remedy is always `caseworker train`."""
+
+
+@dataclass(frozen=True)
+class FieldGuess:
+    value: str
+    confidence: float  # calibrated probability of `value`, 0..1
+    alternatives: list[tuple[str, float]]  # top-3 (label, prob), best first, includes value
+
+
+@dataclass
+class _FieldModel:
+    classes: list[str]
+    rows: np.ndarray | None  # training rows labelled for this field (the kNN base); None = all rows
+    targets: np.ndarray  # class index of each of those rows
+    sparse: LinearSVC | None
+    dense: LogisticRegression | None
+    weights: np.ndarray  # blend weights, in VIEWS order
+    cv: dict[str, float]
+
+
+def _is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _scores(
+    model: LinearSVC | LogisticRegression | None, X: Any, n_classes: int, only: int | None = None
+) -> np.ndarray:
+    """Decision scores over all `n_classes`, whatever subset of classes the model was fitted on.
+
+    A cross-validation fold may lack a rare class, or hold a single class (`only`: no model was
+    fitted, the fold can only say that class). No model and no `only` (no usable text features)
+    scores every class alike, so the view drops out of the blend.
+    """
+    n = X.shape[0]
+    if model is None:
+        out = np.zeros((n, n_classes))
+        if only is not None:
+            out[:, only] = 1.0
+        return out
+    raw = np.asarray(model.decision_function(X), dtype=np.float64)
+    if raw.ndim == 1:
+        # Binary models return one margin; split it symmetrically so softmax gives sigmoid(margin).
+        raw = np.stack([-raw / 2, raw / 2], axis=1)
+    if len(model.classes_) == n_classes:
+        return raw
+    out = np.repeat(raw.min(axis=1, keepdims=True) - 1.0, n_classes, axis=1)
+    out[:, model.classes_] = raw
+    return out
+
+
+def _fit_sparse(X: sp.csr_matrix, y: np.ndarray, seed: int) -> LinearSVC | None:
+    if X.shape[1] == 0 or np.unique(y).size < 2:
+        return None
+    model = LinearSVC(C=_SPARSE_C, random_state=seed, max_iter=2000).fit(X, y)
+    model.coef_ = model.coef_.astype(np.float32)  # halves the saved model; scores change < 1e-6
+    return model
+
+
+def _fit_dense(E: np.ndarray, y: np.ndarray) -> LogisticRegression | None:
+    if np.unique(y).size < 2:
+        return None
+    model = LogisticRegression(C=_DENSE_C, max_iter=500).fit(E, y)
+    model.coef_ = model.coef_.astype(np.float32)
+    return model
+
+
+def _fit_views(
+    X: sp.csr_matrix, E: np.ndarray, y: np.ndarray, seed: int
+) -> tuple[LinearSVC | None, LogisticRegression | None]:
+    return _fit_sparse(X, y, seed), _fit_dense(E, y)
+
+
+def _blend(weights: np.ndarray, views: Sequence[np.ndarray]) -> np.ndarray:
+    return sum(w * v for w, v in zip(weights, views, strict=True))  # type: ignore[return-value]
+
+
+def _fit_weights(views: Sequence[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """Non-negative view weights minimising the log-loss of softmax(sum w_v * view_v) on held-out scores."""
+    rows = np.arange(len(y))
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        logp = log_softmax(_blend(w, views), axis=1)
+        p = np.exp(logp)
+        grad = np.array([np.mean((p * v).sum(axis=1) - v[rows, y]) for v in views])
+        return float(-logp[rows, y].mean()), grad
+
+    result = minimize(loss, np.ones(len(views)), jac=True, method="L-BFGS-B", bounds=[(0.0, 100.0)] * len(views))
+    return np.asarray(result.x, dtype=np.float64)
+
+
+def _train_field(
+    name: str,
+    X: sp.csr_matrix,
+    E: np.ndarray,
+    y: np.ndarray,
+    classes: list[str],
+    rows: np.ndarray | None,
+    *,
+    seed: int,
+    n_jobs: int,
+    progress: Progress,
+) -> _FieldModel:
+    n, n_classes = len(y), len(classes)
+    if n_classes == 1:
+        return _FieldModel(classes, rows, y, None, None, np.zeros(3), {"cv_accuracy": 1.0, "cv_log_loss": 0.0})
+    counts = np.bincount(y, minlength=n_classes)
+    n_splits = min(_FOLDS, int(counts.max()))
+    cross_validate = n >= _MIN_ROWS_FOR_CV and n_splits >= 2
+    folds = (
+        list(StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(np.zeros(n), y)) if cross_validate else []
+    )
+    progress(
+        f"{name}: {n_classes} classes, {n} rows"
+        + (f", {n_splits}-fold cross-validation" if cross_validate else " (too few rows to cross-validate)")
+    )
+    # Threads, not processes: liblinear and lbfgs release the GIL, and nothing is pickled.
+    fitted = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(_fit_views)(X[train], E[train], y[train], seed) for train in [*(f[0] for f in folds), np.arange(n)]
+    )
+    sparse, dense = fitted[-1]
+    knn_idx, knn_sims = top_k(E, E, _K, leave_one_out=True)
+    knn = knn_log_votes(knn_idx, knn_sims, y, n_classes, temperature=_KNN_TEMPERATURE, eps=_KNN_EPS)
+    if not cross_validate:
+        weights = np.array(_DEFAULT_WEIGHTS)
+        return _FieldModel(classes, rows, y, sparse, dense, weights, {})
+
+    oof_sparse = np.zeros((n, n_classes))
+    oof_dense = np.zeros((n, n_classes))
+    for (train, held), (fold_sparse, fold_dense) in zip(folds, fitted[:-1], strict=True):
+        present = np.unique(y[train])
+        only = int(present[0]) if present.size == 1 else None
+        oof_sparse[held] = _scores(fold_sparse, X[held], n_classes, only)
+        oof_dense[held] = _scores(fold_dense, E[held], n_classes, only)
+    views = (oof_sparse, oof_dense, knn)
+    weights = _fit_weights(views, y)
+    logp = log_softmax(_blend(weights, views), axis=1)
+    cv = {
+        "cv_accuracy": float((logp.argmax(axis=1) == y).mean()),
+        "cv_log_loss": float(-logp[np.arange(n), y].mean()),
+        **{f"cv_accuracy_{v}": float((s.argmax(axis=1) == y).mean()) for v, s in zip(VIEWS, views, strict=True)},
+    }
+    progress(
+        f"{name}: cross-validated accuracy {cv['cv_accuracy']:.1%}, weights "
+        + ", ".join(f"{v} {w:.2f}" for v, w in zip(VIEWS, weights, strict=True))
+    )
+    return _FieldModel(classes, rows, y, sparse, dense, weights, cv)
+
+
+def _data_hash(texts: Sequence[str], labels: Mapping[str, Sequence[str | None]], seed: int) -> str:
+    digest = hashlib.sha256(f"seed={seed}\n".encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
+    for name in sorted(labels):
+        digest.update(name.encode() + b"\x01")
+        for value in labels[name]:
+            digest.update(b"\x02" if _is_missing(value) else str(value).encode() + b"\x00")
+    return digest.hexdigest()
+
+
+class LocalModel:
+    """Per-field calibrated classifiers over (text, embedding), trained from labelled history."""
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        trained_at: str,
+        n_train: int,
+        features: TextFeatures,
+        embeddings: np.ndarray,
+        field_models: dict[str, _FieldModel],
+        meta: dict[str, Any],
+    ) -> None:
+        self.version = version
+        self.trained_at = trained_at
+        self.n_train = n_train
+        self._features = features
+        self._embeddings = embeddings
+        self._fields = field_models
+        self.meta = meta
+        self.fields: dict[str, list[str]] = {name: list(fm.classes) for name, fm in field_models.items()}
+
+    # --- training ------------------------------------------------------------------------------
+    @classmethod
+    def train(
+        cls,
+        texts: Sequence[str],
+        embeddings: np.ndarray,
+        labels: Mapping[str, Sequence[str | None]],
+        *,
+        seed: int = 0,
+        progress: Progress | None = None,
+        n_jobs: int | None = None,
+        embedding_model_id: str | None = None,
+    ) -> LocalModel:
+        """Fit every field that has at least one label; rows missing a field's label are left out of it."""
+        report: Progress = progress or (lambda _message: None)
+        started = time.perf_counter()
+        texts = [str(t or "") for t in texts]
+        E = np.ascontiguousarray(embeddings, dtype=np.float32)
+        if E.ndim != 2 or E.shape[0] != len(texts):
+            raise ValueError(f"embeddings must be (n_texts, dim); got {E.shape} for {len(texts)} texts")
+        for name, values in labels.items():
+            if len(values) != len(texts):
+                raise ValueError(f"labels[{name!r}] has {len(values)} values for {len(texts)} texts")
+        if not texts:
+            raise ValueError("no training texts")
+        jobs = n_jobs or min(2, os.cpu_count() or 1)
+
+        report(f"vectorising {len(texts)} texts")
+        features = TextFeatures()
+        X = features.fit_transform(texts)
+
+        field_models: dict[str, _FieldModel] = {}
+        with warnings.catch_warnings():
+            # Rare classes below the fold count and slow liblinear convergence are expected on real
+            # history; they are not actionable at the CLI.
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for name in sorted(labels):
+                keep = [i for i, v in enumerate(labels[name]) if not _is_missing(v)]
+                if not keep:
+                    report(f"{name}: no labelled rows, skipped")
+                    continue
+                values = [str(labels[name][i]).strip() for i in keep]
+                classes = sorted(set(values))
+                index = {c: i for i, c in enumerate(classes)}
+                y = np.array([index[v] for v in values], dtype=np.int64)
+                rows = None if len(keep) == len(texts) else np.array(keep, dtype=np.int64)
+                sub_X, sub_E = (X, E) if rows is None else (X[rows], E[rows])
+                field_models[name] = _train_field(
+                    name, sub_X, sub_E, y, classes, rows, seed=seed, n_jobs=jobs, progress=report
+                )
+
+        now = datetime.now(UTC)
+        version = f"lm-{now:%Y%m%dT%H%M%SZ}-{_data_hash(texts, labels, seed)[:8]}"
+        if embedding_model_id is None:
+            from knowledge.embeddings import MODEL_ID as embedding_model_id
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "version": version,
+            "trained_at": now.isoformat(timespec="seconds"),
+            "n_train": len(texts),
+            "seed": seed,
+            "fields": {name: fm.classes for name, fm in field_models.items()},
+            "class_counts": {
+                name: {c: int(k) for c, k in zip(fm.classes, np.bincount(fm.targets), strict=True)}
+                for name, fm in field_models.items()
+            },
+            "blend_weights": {
+                name: dict(zip(VIEWS, map(float, fm.weights), strict=True)) for name, fm in field_models.items()
+            },
+            "cross_validation": {name: fm.cv for name, fm in field_models.items()},
+            "embedding_model_id": embedding_model_id,
+            "embedding_dim": int(E.shape[1]),
+            "sklearn_version": sklearn.__version__,
+            "numpy_version": np.__version__,
+            "train_seconds": round(time.perf_counter() - started, 2),
+        }
+        report(f"trained {len(field_models)} fields in {meta['train_seconds']:.1f}s")
+        return cls(
+            version=version,
+            trained_at=meta["trained_at"],
+            n_train=len(texts),
+            features=features,
+            embeddings=E,
+            field_models=field_models,
+            meta=meta,
+        )
+
+    # --- inference -----------------------------------------------------------------------------
+    def predict(self, texts: Sequence[str], embeddings: np.ndarray) -> list[dict[str, FieldGuess]]:
+        """One {field: FieldGuess} per text, for every field the model was trained on."""
+        E = np.ascontiguousarray(embeddings, dtype=np.float32)
+        if E.ndim == 1:
+            E = E[None, :]
+        if E.shape[0] != len(texts) or E.shape[1] != self._embeddings.shape[1]:
+            raise ValueError(f"embeddings must be ({len(texts)}, {self._embeddings.shape[1]}); got {E.shape}")
+        out: list[dict[str, FieldGuess]] = []
+        for start in range(0, len(texts), _PREDICT_CHUNK):
+            chunk = [str(t or "") for t in texts[start : start + _PREDICT_CHUNK]]
+            out.extend(self._predict_chunk(chunk, E[start : start + _PREDICT_CHUNK]))
+        return out
+
+    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray) -> dict[str, np.ndarray]:
+        """Full probability matrices, field -> (n_texts, n_classes) in `fields[field]` order."""
+        E = np.ascontiguousarray(embeddings, dtype=np.float32)
+        probs: dict[str, list[np.ndarray]] = {name: [] for name in self._fields}
+        for start in range(0, len(texts), _PREDICT_CHUNK):
+            chunk = [str(t or "") for t in texts[start : start + _PREDICT_CHUNK]]
+            for name, p in self._proba_chunk(chunk, E[start : start + _PREDICT_CHUNK]).items():
+                probs[name].append(p)
+        return {name: np.vstack(parts) if parts else np.zeros((0, 0)) for name, parts in probs.items()}
+
+    def _proba_chunk(self, texts: list[str], E: np.ndarray) -> dict[str, np.ndarray]:
+        X = self._features.transform(texts)
+        sims = E @ self._embeddings.T
+        result: dict[str, np.ndarray] = {}
+        for name, fm in self._fields.items():
+            n_classes = len(fm.classes)
+            if n_classes == 1:
+                result[name] = np.ones((len(texts), 1))
+                continue
+            block = sims if fm.rows is None else sims[:, fm.rows]
+            idx, knn_sims = top_k_of(block, _K)
+            views = (
+                _scores(fm.sparse, X, n_classes),
+                _scores(fm.dense, E, n_classes),
+                knn_log_votes(idx, knn_sims, fm.targets, n_classes, temperature=_KNN_TEMPERATURE, eps=_KNN_EPS),
+            )
+            result[name] = np.exp(log_softmax(_blend(fm.weights, views), axis=1))
+        return result
+
+    def _predict_chunk(self, texts: list[str], E: np.ndarray) -> list[dict[str, FieldGuess]]:
+        probs = self._proba_chunk(texts, E)
+        out: list[dict[str, FieldGuess]] = [{} for _ in texts]
+        for name, P in probs.items():
+            classes = self._fields[name].classes
+            top = np.argsort(-P, axis=1, kind="stable")[:, :3]
+            for i, order in enumerate(top):
+                alternatives = [(classes[j], float(P[i, j])) for j in order]
+                out[i][name] = FieldGuess(alternatives[0][0], alternatives[0][1], alternatives)
+        return out
+
+    def neighbours(self, embedding: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k most similar training rows as (row index in the training order, cosine similarity)."""
+        query = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+        idx, sims = top_k(query, self._embeddings, k)
+        return [(int(i), float(s)) for i, s in zip(idx[0], sims[0], strict=True)]
+
+    # --- persistence ---------------------------------------------------------------------------
+    def save(self, directory: Path) -> Path:
+        """Write local_model.joblib (the model) and local_model.json (human-readable metadata)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {
+            "format_version": FORMAT_VERSION,
+            "version": self.version,
+            "trained_at": self.trained_at,
+            "n_train": self.n_train,
+            "features": self._features,
+            "embeddings": self._embeddings,
+            "fields": self._fields,
+            "meta": self.meta,
+        }
+        # Write-then-rename so a crash mid-save never leaves a half-written model that loads.
+        model_path = directory / MODEL_FILE
+        tmp = model_path.with_suffix(".joblib.tmp")
+        joblib.dump(state, tmp)
+        os.replace(tmp, model_path)
+        meta_tmp = directory / (META_FILE + ".tmp")
+        meta_tmp.write_text(json.dumps(self.meta, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(meta_tmp, directory / META_FILE)
+        return model_path
+
+    @classmethod
+    def load(cls, directory: Path) -> LocalModel:
+        path = Path(directory) / MODEL_FILE
+        if not path.is_file():
+            raise ModelNotTrainedError(f"no local model in {directory}: run `caseworker train` first")
+        try:
+            state = joblib.load(path)
+        except Exception as exc:  # unpickling fails in many ways (truncated file, other library versions)
+            raise ModelNotTrainedError(
+                f"the local model in {directory} cannot be read ({type(exc).__name__}: {exc}); "
+                "rebuild it with `caseworker train`"
+            ) from exc
+        if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
+            raise ModelNotTrainedError(
+                f"the local model in {directory} was written by another Caseworker version; "
+                "rebuild it with `caseworker train`"
+            )
+        return cls(
+            version=state["version"],
+            trained_at=state["trained_at"],
+            n_train=state["n_train"],
+            features=state["features"],
+            embeddings=state["embeddings"],
+            field_models=state["fields"],
+            meta=state["meta"],
+        )
