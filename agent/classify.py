@@ -15,8 +15,6 @@ from knowledge.taxonomy import Taxonomy
 if TYPE_CHECKING:
     from agent.local_model import FieldGuess, LocalModel
 
-#: Fields whose confidence gates an auto-resolution: the ones that route the ticket.
-ROUTING_FIELDS = ("queue", "category", "priority", "type")
 _NAMED_FIELDS = ("queue", "category", "priority", "type", "sentiment", "churn_risk")
 #: Signals that put a floor under the priority: the history may never have seen such a ticket.
 _PRIORITY_FLOOR_SIGNALS = {Signal.SECURITY, Signal.OUTAGE, Signal.DATA_LOSS}
@@ -33,7 +31,7 @@ def classify_ticket(
     taxonomy: Taxonomy | None,
     text: str,
     embedding: np.ndarray,
-    language: tuple[str, float],
+    language: tuple[str, float, str],
     signals: list[Signal],
     repeat_contact: bool,
 ) -> Classification:
@@ -73,7 +71,7 @@ def classify_ticket(
         notes.append(f"category {category.value!r} is not in the taxonomy")
         needs_review = True
 
-    language_code, language_confidence = language
+    language_code, language_confidence, language_source = language
     return Classification(
         queue=predictions.get("queue"),
         category=category,
@@ -81,16 +79,8 @@ def classify_ticket(
         type=predictions.get("type"),
         sentiment=sentiment,
         churn_risk=churn,
-        language=FieldPrediction.of(language_code, language_confidence, "rule" if language_confidence < 1 else "given"),
+        language=FieldPrediction.of(language_code, language_confidence, language_source),  # type: ignore[arg-type]
         custom={name: p for name, p in predictions.items() if name not in _NAMED_FIELDS},
         needs_review=needs_review,
         review_notes=notes,
     )
-
-
-def routing_confidence(classification: Classification) -> float:
-    """The weakest confidence among the fields that route the ticket (custom labels included)."""
-    named = [getattr(classification, name) for name in ROUTING_FIELDS]
-    values = [p.confidence for p in named if p is not None]
-    values += [p.confidence for p in classification.custom.values()]
-    return min(values, default=0.0)

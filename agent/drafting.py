@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from agent.schemas import Citation, DecisionReason, Draft, Escalation
+from agent.schemas import Citation, DecisionReason, Draft, Escalation, Evidence, KBHit
 from agent.state import TriageContext, TriageState
 from prompts.loader import render
 
@@ -32,6 +32,16 @@ def _strip_title(chunk_text: str, title: str) -> str:
     return "\n".join(lines).strip()
 
 
+def grounding_article(evidence: Evidence, category: str | None) -> KBHit | None:
+    """The article a reply should rest on: the best one of the ticket's category when the KB is
+    categorised (a close article about something else is no answer), else the best overall."""
+    if not evidence.kb_articles:
+        return None
+    if category and any(a.category for a in evidence.kb_articles):
+        return next((a for a in evidence.kb_articles if a.category == category), None)
+    return evidence.kb_articles[0]
+
+
 def local_draft(state: TriageState, signoff: str) -> tuple[Draft, dict[str, str]]:
     ticket = state["ticket"]
     evidence = state["evidence"]
@@ -48,8 +58,11 @@ def local_draft(state: TriageState, signoff: str) -> tuple[Draft, dict[str, str]
         reply = state["similar_replies"][similar.id]
         similar_line = f"Closest resolved case {similar.id} (match {similar.score:.2f}) was answered with:\n{reply}"
 
-    if evidence.kb_articles:
-        article = evidence.kb_articles[0]
+    category = state["classification"].category
+    article = grounding_article(evidence, category.value if category else None) or (
+        evidence.kb_articles[0] if evidence.kb_articles else None
+    )
+    if article is not None:
         citations.insert(0, Citation(kind="kb", id=article.article_id, title=article.title, score=article.score))
         answer = _strip_title(state["kb_texts"].get(article.chunk_id, article.excerpt), article.title)
         body = render(

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from langgraph.runtime import Runtime
 
-from agent.classify import classify_ticket, routing_confidence
-from agent.drafting import escalation_packet, local_draft
+from agent.classify import classify_ticket
+from agent.drafting import escalation_packet, grounding_article, local_draft
 from agent.policy import PolicyInput, decide
 from agent.schemas import Action, Evidence, KBHit, Meta, SimilarTicket, Sla, TriageResult
 from agent.signals import detect_signals
@@ -36,7 +36,7 @@ def prepare(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, An
     now = ctx.clock()
     cleaned = clean_text(ticket.body)
     text = model_text(ticket.subject, ticket.body)
-    language = (ticket.language.lower(), 1.0) if ticket.language else detect_language(text)
+    language = (ticket.language.lower(), 1.0, "given") if ticket.language else (*detect_language(text), "rule")
     return {
         "started": started,
         "now": now,
@@ -112,17 +112,19 @@ def decide_action(state: TriageState, runtime: Runtime[TriageContext]) -> dict[s
     classification = state["classification"]
     evidence = state["evidence"]
     customer = state["customer"]
+    grounding = grounding_article(evidence, classification.category.value if classification.category else None)
     facts = PolicyInput(
         priority=classification.priority.value,
         category=classification.category.value if classification.category else None,
         sentiment=classification.sentiment.value,
         churn_risk=classification.churn_risk.value,
-        min_confidence=routing_confidence(classification),
+        confidences={name: p.confidence for name, p in classification.predictions().items()},
         signals=state["signals"],
         repeat_contact=customer.repeat_contact,
         high_value_customer=customer.is_high_value(ctx.policy.high_value_mrr),
         max_ticket_similarity=evidence.max_ticket_similarity,
         max_kb_similarity=evidence.max_kb_similarity,
+        grounding_kb_similarity=grounding.score if grounding else 0.0,
         needs_review=classification.needs_review,
     )
     ticket = state["ticket"]

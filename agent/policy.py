@@ -13,10 +13,14 @@ from agent.signals import Signal
 
 
 class PolicyConfig(BaseModel):
-    #: Every field's confidence must reach this for an auto-resolution.
+    #: The confidence of every field in `auto_apply_fields` must reach this for an auto-resolution.
     auto_apply_confidence: float = Field(default=0.8, ge=0, le=1)
-    #: A KB article must match at least this well (cosine similarity) to ground an auto-resolution.
-    strong_kb_match: float = Field(default=0.6, ge=0, le=1)
+    #: The fields that say what the issue is, and so which answer fits it. Priority and type do not
+    #: change the answer; `auto_resolve_priorities` keeps urgent tickets with a human instead.
+    auto_apply_fields: tuple[str, ...] = ("queue", "category")
+    auto_resolve_priorities: frozenset[str] = frozenset({"P2", "P3"})
+    #: The grounding KB article (same category as the ticket) must match at least this well (cosine).
+    strong_kb_match: float = Field(default=0.55, ge=0, le=1)
     #: Below this best similarity to both history and KB, the issue counts as novel.
     novelty_similarity: float = Field(default=0.35, ge=0, le=1)
     #: Customers at or above this MRR (or on a high-value tier) are high value.
@@ -34,12 +38,14 @@ class PolicyInput(BaseModel):
     category: str | None = None
     sentiment: str = "neutral"
     churn_risk: str = "low"
-    min_confidence: float = Field(ge=0, le=1)
+    confidences: dict[str, float] = Field(default_factory=dict)
     signals: list[Signal] = Field(default_factory=list)
     repeat_contact: bool = False
     high_value_customer: bool = False
     max_ticket_similarity: float = 0.0
     max_kb_similarity: float = 0.0
+    #: Similarity of the article a draft would be grounded in (one of the ticket's category, if any).
+    grounding_kb_similarity: float = 0.0
     needs_review: bool = False
 
 
@@ -79,15 +85,20 @@ def decide(facts: PolicyInput, config: PolicyConfig) -> Decision:
         return _review(DecisionReason.NEEDS_REVIEW, "The classification fell outside the taxonomy.")
     if category not in config.auto_resolvable_categories:
         return _review(DecisionReason.NOT_AUTO_RESOLVABLE, f"Category {category or '(none)'!r} is not auto-resolvable.")
-    if facts.max_kb_similarity < config.strong_kb_match:
+    if facts.priority not in config.auto_resolve_priorities:
+        return _review(DecisionReason.NOT_AUTO_RESOLVABLE, f"{facts.priority} tickets always get a human reply.")
+    if facts.grounding_kb_similarity < config.strong_kb_match:
         return _review(
             DecisionReason.NO_KB_MATCH,
-            f"Best KB match {facts.max_kb_similarity:.2f} is under {config.strong_kb_match:.2f}.",
+            f"Best KB article for the category matches {facts.grounding_kb_similarity:.2f}, "
+            f"under {config.strong_kb_match:.2f}.",
         )
-    if facts.min_confidence < config.auto_apply_confidence:
+    gating = {name: facts.confidences.get(name, 0.0) for name in config.auto_apply_fields}
+    weakest = min(gating, key=gating.__getitem__, default=None)
+    if weakest is not None and gating[weakest] < config.auto_apply_confidence:
         return _review(
             DecisionReason.LOW_CONFIDENCE,
-            f"Lowest field confidence {facts.min_confidence:.2f} is under {config.auto_apply_confidence:.2f}.",
+            f"{weakest} confidence {gating[weakest]:.2f} is under {config.auto_apply_confidence:.2f}.",
         )
     return Decision(
         action=Action.AUTO_RESOLVE,

@@ -49,7 +49,7 @@ class TriageState(TypedDict, total=False):
     clean_text: str
     model_text: str
     ticket_tokens: int
-    language: tuple[str, float]
+    language: tuple[str, float, str]  # code, confidence, source ("given" by the helpdesk or "rule")
     signals: list[Signal]
     customer: CustomerContext
     embedding: list[float]

@@ -41,13 +41,24 @@ _SIGNATURE_START = re.compile(
 )
 
 
+_GREETING = re.compile(
+    r"^\s*(hi|hello|hey|dear|good (morning|afternoon|evening)|hallo|guten (morgen|tag)|liebes?|bonjour|"
+    r"salut|hola|buenos días|buenas)\b(\s*[,!:]?\s*|([\s,]+[\w.'-]+){1,3}\s*[,:]\s*)$",
+    re.IGNORECASE,
+)
+
+
 def clean_text(text: str) -> str:
     """The customer's own new words: quoted history and sign-offs removed, whitespace tidied.
 
     Falls back to the original when cleaning would leave nothing (a ticket that is only a quote).
     """
     kept: list[str] = []
-    for line in text.splitlines():
+    lines = text.splitlines()
+    # A salutation line ("Hi Flowbase team,") says nothing about the issue.
+    while lines and (not lines[0].strip() or _GREETING.match(lines[0])):
+        lines.pop(0)
+    for line in lines:
         if _QUOTE_HEADER.match(line):
             break
         if line.lstrip().startswith(">"):

@@ -71,20 +71,24 @@ def run_demo(settings: Settings, console: Console) -> Path:
     triage_seconds = time.perf_counter() - triage_started
 
     table = Table(title="Caseworker demo: incoming tickets", show_lines=False)
-    for column in ("ticket", "subject", "queue", "category", "prio", "action", "reason"):
-        table.add_column(column, overflow="fold")
+    table.add_column("ticket", no_wrap=True)
+    table.add_column("subject", no_wrap=True, overflow="ellipsis", max_width=32)
+    table.add_column("category (conf)", no_wrap=True)
+    table.add_column("prio", no_wrap=True)
+    table.add_column("decision: reason", no_wrap=True)
     for ticket, result in results:
         c = result.classification
+        colour = {"escalate": "red", "auto_resolve": "green"}.get(result.decision.action.value, "yellow")
         table.add_row(
             ticket.id,
-            ticket.subject[:48],
-            f"{c.queue.value} {c.queue.confidence:.2f}" if c.queue else "-",
-            f"{c.category.value} {c.category.confidence:.2f}" if c.category else "-",
+            ticket.subject,
+            f"{c.category.value} ({c.category.confidence:.2f})" if c.category else "-",
             c.priority.value,
-            result.decision.action.value,
-            result.decision.reason.value,
+            f"[{colour}]{result.decision.action.value}[/{colour}]: {result.decision.reason.value}",
         )
-    console.print(table)
+    # Rich assumes 80 columns when output is not a terminal (CI logs); the table needs ~130.
+    wide = Console(stderr=True, width=max(console.width, 130)) if not console.is_terminal else console
+    wide.print(table)
     mix = Counter(result.decision.action.value for _, result in results)
     console.print(
         f"{len(results)} tickets triaged in {triage_seconds:.1f}s "

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
 
     # Policy
     auto_apply_confidence: float = Field(default=0.8, ge=0, le=1)
-    strong_kb_match: float = Field(default=0.6, ge=0, le=1)
+    strong_kb_match: float = Field(default=0.55, ge=0, le=1)
     novelty_similarity: float = Field(default=0.35, ge=0, le=1)
     high_value_mrr: float = Field(default=2000, ge=0)
     signoff: str = "The Support Team"

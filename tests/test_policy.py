@@ -16,12 +16,13 @@ BASE = dict(
     category="password_reset",
     sentiment="neutral",
     churn_risk="low",
-    min_confidence=0.95,
+    confidences={"queue": 0.95, "category": 0.9, "priority": 0.4, "type": 0.3},
     signals=[],
     repeat_contact=False,
     high_value_customer=False,
     max_ticket_similarity=0.8,
     max_kb_similarity=0.75,
+    grounding_kb_similarity=0.7,
     needs_review=False,
 )
 
@@ -57,9 +58,12 @@ CASES = [
     ({"needs_review": True}, Action.DRAFT_FOR_REVIEW, DecisionReason.NEEDS_REVIEW),
     ({"category": "bug_report"}, Action.DRAFT_FOR_REVIEW, DecisionReason.NOT_AUTO_RESOLVABLE),
     ({"category": None}, Action.DRAFT_FOR_REVIEW, DecisionReason.NOT_AUTO_RESOLVABLE),
-    ({"max_kb_similarity": 0.5}, Action.DRAFT_FOR_REVIEW, DecisionReason.NO_KB_MATCH),
-    ({"min_confidence": 0.79}, Action.DRAFT_FOR_REVIEW, DecisionReason.LOW_CONFIDENCE),
-    ({"min_confidence": 0.8}, Action.AUTO_RESOLVE, DecisionReason.CONFIDENT_KB_MATCH),
+    ({"grounding_kb_similarity": 0.5}, Action.DRAFT_FOR_REVIEW, DecisionReason.NO_KB_MATCH),
+    ({"priority": "P1"}, Action.DRAFT_FOR_REVIEW, DecisionReason.NOT_AUTO_RESOLVABLE),
+    ({"confidences": {"queue": 0.79, "category": 0.9}}, Action.DRAFT_FOR_REVIEW, DecisionReason.LOW_CONFIDENCE),
+    ({"confidences": {"queue": 0.9, "category": 0.5}}, Action.DRAFT_FOR_REVIEW, DecisionReason.LOW_CONFIDENCE),
+    ({"confidences": {"queue": 0.9}}, Action.DRAFT_FOR_REVIEW, DecisionReason.LOW_CONFIDENCE),  # never predicted
+    ({"confidences": {"queue": 0.8, "category": 0.8}}, Action.AUTO_RESOLVE, DecisionReason.CONFIDENT_KB_MATCH),
     # Precedence: P0 beats security, security beats an otherwise perfect auto-resolution.
     ({"priority": "P0", "signals": [Signal.SECURITY]}, Action.ESCALATE, DecisionReason.P0_INCIDENT),
     ({"signals": [Signal.LEGAL, Signal.SECURITY]}, Action.ESCALATE, DecisionReason.SECURITY),
@@ -91,3 +95,10 @@ def test_every_reason_in_the_enum_is_reachable() -> None:
 )
 def test_signals(text: str, expected: set[Signal]) -> None:
     assert set(detect_signals(text)) == expected
+
+
+def test_gating_fields_are_configurable() -> None:
+    strict = CONFIG.model_copy(update={"auto_apply_fields": ("queue", "category", "priority")})
+    decision = decide(PolicyInput(**BASE), strict)
+    assert decision.reason == DecisionReason.LOW_CONFIDENCE
+    assert "priority" in decision.explanation
