@@ -10,8 +10,8 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from agent.local_model import LocalModel, ModelNotTrainedError
 
+from agent.local_model import LocalModel, ModelNotTrainedError
 from agent.policy import PolicyConfig
 from agent.state import TriageContext
 from agent.text import model_text
