@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -36,12 +37,18 @@ DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Data dir (Chroma, SQLite, models). Env: CASEWORKER_DATA_DIR.", show_default=False),
 ]
-Tenant = Annotated[str | None, typer.Option("--tenant", help="Tenant for rows that name none. [default: default]")]
+Tenant = Annotated[str | None, typer.Option("--tenant", help="Tenant for rows that name none (default: 'default').")]
 
 
 def settings_for(data_dir: Path | None) -> Settings:
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CASEWORKER_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise fail(f"invalid settings: {problems}") from exc
 
 
 def workspace_for(data_dir: Path | None) -> Workspace:
@@ -77,7 +84,7 @@ def ingest_tickets(
         ),
     ] = None,
     rejects: Annotated[
-        Path | None, typer.Option(help="Where rejected rows go. [default: FILE.rejects.txt beside the input]")
+        Path | None, typer.Option(help="Where rejected rows go (default: FILE.rejects.txt beside the input).")
     ] = None,
     tenant: Tenant = None,
     data_dir: DataDir = None,
@@ -115,7 +122,9 @@ def _report_rejects(report: ImportReport | KBImport, path: Path) -> None:
 @ingest_app.command("kb")
 def ingest_kb(
     directory: Annotated[Path, typer.Argument(help="Folder of Markdown articles (front matter optional).")],
-    rejects: Annotated[Path | None, typer.Option(help="Where rejected files are listed.")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where rejected files are listed (default: DIR.rejects.txt beside the folder).")
+    ] = None,
     tenant: Tenant = None,
     data_dir: DataDir = None,
 ) -> None:

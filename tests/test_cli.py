@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from caseworker.cli import app
@@ -85,3 +86,10 @@ def test_train_without_history_explains_what_to_do(tmp_path: Path) -> None:
     result = _invoke("train", "--data-dir", str(tmp_path / "d"))
     assert result.exit_code == 2
     assert "caseworker ingest tickets" in result.output
+
+
+def test_invalid_setting_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEWORKER_K_TICKETS", "many")
+    result = _invoke("train", "--data-dir", str(tmp_path / "d"))
+    assert result.exit_code == 2
+    assert "CASEWORKER_K_TICKETS" in result.output
