@@ -10,13 +10,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 SCHEMA_VERSION = "1.0"
 
 Priority = Literal["P0", "P1", "P2", "P3"]
 SENTIMENTS: tuple[str, ...] = ("very_negative", "negative", "neutral", "positive", "very_positive")
 CHURN_RISKS: tuple[str, ...] = ("low", "medium", "high")
+_SCALES: dict[str, tuple[str, ...]] = {
+    "priority": ("P0", "P1", "P2", "P3"),
+    "sentiment": SENTIMENTS,
+    "churn_risk": CHURN_RISKS,
+}
 Band = Literal["high", "medium", "low"]
 Source = Literal["local", "llm", "rule", "given"]
 
@@ -75,25 +80,12 @@ class Classification(_Strict):
     needs_review: bool = False
     review_notes: list[str] = Field(default_factory=list)
 
-    @field_validator("priority")
+    @field_validator("priority", "sentiment", "churn_risk")
     @classmethod
-    def _priority_scale(cls, value: FieldPrediction) -> FieldPrediction:
-        if value.value not in ("P0", "P1", "P2", "P3"):
-            raise ValueError(f"priority must be P0–P3, got {value.value!r}")
-        return value
-
-    @field_validator("sentiment")
-    @classmethod
-    def _sentiment_scale(cls, value: FieldPrediction) -> FieldPrediction:
-        if value.value not in SENTIMENTS:
-            raise ValueError(f"sentiment must be one of {SENTIMENTS}, got {value.value!r}")
-        return value
-
-    @field_validator("churn_risk")
-    @classmethod
-    def _churn_scale(cls, value: FieldPrediction) -> FieldPrediction:
-        if value.value not in CHURN_RISKS:
-            raise ValueError(f"churn_risk must be one of {CHURN_RISKS}, got {value.value!r}")
+    def _on_its_scale(cls, value: FieldPrediction, info: ValidationInfo) -> FieldPrediction:
+        scale = _SCALES[info.field_name or ""]
+        if value.value not in scale:
+            raise ValueError(f"{info.field_name} must be one of {', '.join(scale)}, got {value.value!r}")
         return value
 
     def predictions(self) -> dict[str, FieldPrediction]:

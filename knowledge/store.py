@@ -95,33 +95,49 @@ class KnowledgeStore:
 
     # --- writing -------------------------------------------------------------------------------
     def upsert_tickets(self, tickets: Sequence[Ticket], embeddings: np.ndarray) -> None:
-        for start in range(0, len(tickets), self._batch):
-            part = tickets[start : start + self._batch]
-            self._tickets.upsert(
-                ids=[_key(t.tenant, t.id) for t in part],
-                embeddings=embeddings[start : start + len(part)],
-                documents=[t.text for t in part],
-                metadatas=[self._ticket_metadata(t) for t in part],
-            )
+        self._upsert(
+            self._tickets,
+            ids=[_key(t.tenant, t.id) for t in tickets],
+            embeddings=embeddings,
+            documents=[t.text for t in tickets],
+            metadatas=[self._ticket_metadata(t) for t in tickets],
+        )
 
     def upsert_chunks(self, chunks: Sequence[ArticleChunk], embeddings: np.ndarray) -> None:
-        for start in range(0, len(chunks), self._batch):
-            part = chunks[start : start + self._batch]
-            self._kb.upsert(
-                ids=[_key(c.tenant, c.id) for c in part],
-                embeddings=embeddings[start : start + len(part)],
-                documents=[c.text for c in part],
-                metadatas=[
-                    {
-                        "tenant": c.tenant,
-                        "chunk_id": c.id,
-                        "article_id": c.article_id,
-                        "title": c.title,
-                        "category": c.category or "",
-                        "position": c.position,
-                    }
-                    for c in part
-                ],
+        self._upsert(
+            self._kb,
+            ids=[_key(c.tenant, c.id) for c in chunks],
+            embeddings=embeddings,
+            documents=[c.text for c in chunks],
+            metadatas=[
+                {
+                    "tenant": c.tenant,
+                    "chunk_id": c.id,
+                    "article_id": c.article_id,
+                    "title": c.title,
+                    "category": c.category or "",
+                    "position": c.position,
+                }
+                for c in chunks
+            ],
+        )
+
+    def _upsert(
+        self,
+        collection: Any,
+        ids: list[str],
+        embeddings: np.ndarray,
+        documents: list[str],
+        metadatas: list[dict[str, Any]],
+    ) -> None:
+        # Chroma caps the records per call; large imports go in slices.
+        for start in range(0, len(ids), self._batch):
+            end = start + self._batch
+            collection.upsert(
+                ids=ids[start:end],
+                embeddings=embeddings[start:end],
+                documents=documents[start:end],
+                metadatas=metadatas[start:end],
             )
 
     def delete_article_chunks(self, tenant: str, article_id: str) -> None:
