@@ -1,5 +1,5 @@
-"""Turns the local model's guesses (and rules, for fields the history never labelled) into a
-Classification, and checks it against the taxonomy."""
+"""Builds the Classification: the local model's guesses, the LLM's answers where the mode asks for
+them, rules for fields the history never labelled, and the deterministic guards on top."""
 
 from __future__ import annotations
 
@@ -13,35 +13,61 @@ from knowledge.schemas import PRIORITIES
 from knowledge.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
-    from agent.local_model import FieldGuess, LocalModel
+    from agent.local_model import LocalModel
 
-_NAMED_FIELDS = ("queue", "category", "priority", "type", "sentiment", "churn_risk")
+NAMED_FIELDS = ("queue", "category", "priority", "type", "sentiment", "churn_risk")
+#: Fields that route a ticket; with custom labels, these are what cascade mode may hand to the LLM.
+ROUTING_FIELDS = ("queue", "category", "priority", "type")
 #: Signals that put a floor under the priority: the history may never have seen such a ticket.
 _PRIORITY_FLOOR_SIGNALS = {Signal.SECURITY, Signal.OUTAGE, Signal.DATA_LOSS}
 _FLOOR = "P1"
 
 
-def _from_guess(guess: FieldGuess) -> FieldPrediction:
-    return FieldPrediction.of(guess.value, guess.confidence, "local", list(guess.alternatives))
+def local_predictions(model: LocalModel | None, text: str, embedding: np.ndarray) -> dict[str, FieldPrediction]:
+    if model is None:
+        return {}
+    guesses = model.predict([text], embedding[None, :])[0]
+    return {
+        name: FieldPrediction.of(g.value, g.confidence, "local", list(g.alternatives)) for name, g in guesses.items()
+    }
 
 
-def classify_ticket(
+def llm_fields(model: LocalModel | None) -> dict[str, list[str]]:
+    """Every field the LLM may be asked, with its allowed values (the taxonomy the history taught)."""
+    fields: dict[str, list[str]] = {name: list(classes) for name, classes in (model.fields if model else {}).items()}
+    fields["priority"] = list(PRIORITIES)
+    fields["sentiment"] = list(SENTIMENTS)
+    fields["churn_risk"] = list(CHURN_RISKS)
+    return fields
+
+
+def uncertain_fields(local: dict[str, FieldPrediction], fields: dict[str, list[str]], threshold: float) -> list[str]:
+    """The routing and custom fields the local model is unsure of (or never learned): cascade asks only these."""
+    wanted = [name for name in fields if name in ROUTING_FIELDS or name not in NAMED_FIELDS]
+    return [name for name in wanted if name not in local or local[name].confidence < threshold]
+
+
+def _more_urgent(a: FieldPrediction, b: FieldPrediction) -> FieldPrediction:
+    return a if PRIORITIES.index(a.value) <= PRIORITIES.index(b.value) else b
+
+
+def finalize(
     *,
-    model: LocalModel | None,
+    local: dict[str, FieldPrediction],
+    llm: dict[str, FieldPrediction],
+    model_trained: bool,
     taxonomy: Taxonomy | None,
     text: str,
-    embedding: np.ndarray,
     language: tuple[str, float, str],
     signals: list[Signal],
     repeat_contact: bool,
+    notes: list[str] | None = None,
 ) -> Classification:
-    guesses: dict[str, FieldGuess] = model.predict([text], embedding[None, :])[0] if model else {}
-    notes: list[str] = []
-    needs_review = model is None
-    if model is None:
+    notes = list(notes or [])
+    needs_review = not model_trained
+    if not model_trained:
         notes.append("no local model trained yet: run `caseworker train`")
-
-    predictions = {name: _from_guess(guess) for name, guess in guesses.items()}
+    predictions = {**local, **llm}
 
     priority = predictions.get("priority")
     if priority is not None and priority.value not in PRIORITIES:
@@ -50,8 +76,13 @@ def classify_ticket(
         priority = None
     if priority is None:
         priority = FieldPrediction.of("P2", 0.3, "rule")
-    if set(signals) & _PRIORITY_FLOOR_SIGNALS and PRIORITIES.index(priority.value) > PRIORITIES.index(_FLOOR):
-        notes.append(f"priority raised from {priority.value} to {_FLOOR}: text reads as {', '.join(signals)}")
+    risky = set(signals) & _PRIORITY_FLOOR_SIGNALS
+    if risky and "priority" in llm and "priority" in local and local["priority"].value in PRIORITIES:
+        # On an outage or security ticket the LLM may raise the priority but never lower it: text that
+        # talks a model into "P3, close it" is exactly what an attacker or an angry customer would write.
+        priority = _more_urgent(priority, local["priority"])
+    if risky and PRIORITIES.index(priority.value) > PRIORITIES.index(_FLOOR):
+        notes.append(f"priority raised from {priority.value} to {_FLOOR}: text reads as {', '.join(sorted(risky))}")
         priority = FieldPrediction.of(_FLOOR, 0.7, "rule", [(priority.value, priority.confidence)])
 
     sentiment = predictions.get("sentiment")
@@ -70,6 +101,8 @@ def classify_ticket(
     ):
         notes.append(f"category {category.value!r} is not in the taxonomy")
         needs_review = True
+    if "category" in llm and "category" in local and llm["category"].value != local["category"].value:
+        notes.append(f"LLM says category {llm['category'].value!r}, the local model {local['category'].value!r}")
 
     language_code, language_confidence, language_source = language
     return Classification(
@@ -80,7 +113,7 @@ def classify_ticket(
         sentiment=sentiment,
         churn_risk=churn,
         language=FieldPrediction.of(language_code, language_confidence, language_source),  # type: ignore[arg-type]
-        custom={name: p for name, p in predictions.items() if name not in _NAMED_FIELDS},
+        custom={name: p for name, p in predictions.items() if name not in NAMED_FIELDS},
         needs_review=needs_review,
         review_notes=notes,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from agent.llm import LLMError
+from agent.llm_tasks import LLMUsage, Source, brief_with_llm, draft_with_llm
 from agent.schemas import Citation, DecisionReason, Draft, Escalation, Evidence, KBHit
 from agent.state import TriageContext, TriageState
 from prompts.loader import render
@@ -155,3 +157,64 @@ def escalation_packet(state: TriageState, ctx: TriageContext) -> tuple[Escalatio
         customer_tried=tried,
     )
     return packet, {context.name: context.version}
+
+
+def llm_draft(state: TriageState, ctx: TriageContext, usage: LLMUsage) -> Draft | None:
+    """A reply the LLM writes from the retrieved KB chunks and past resolutions; None falls back to
+    the template draft (no LLM, an invalid answer, or citations outside the given sources)."""
+    assert ctx.llm is not None
+    evidence = state["evidence"]
+    sources = [
+        Source(id=a.article_id, title=a.title, text=state["kb_texts"].get(a.chunk_id, a.excerpt), score=a.score)
+        for a in evidence.kb_articles
+    ] + [
+        Source(id=t.id, title=f"Resolved ticket: {t.subject}", text=state["similar_replies"][t.id], score=t.score)
+        for t in evidence.similar_tickets
+        if t.id in state.get("similar_replies", {})
+    ]
+    if not sources:
+        return None
+    sources.sort(key=lambda s: s.score, reverse=True)  # the budget drops the least similar first
+    classification = state["classification"]
+    label = ", ".join(f"{name}={p.value}" for name, p in classification.predictions().items() if name != "language")
+    ticket = state["ticket"]
+    try:
+        reply = draft_with_llm(
+            ctx.llm,
+            ticket_text=f"{ticket.subject}\n\n{state['clean_text']}",
+            classification=label,
+            sources=sources,
+            usage=usage,
+            ticket_id=ticket.id,
+            tenant=ticket.tenant,
+        )
+    except LLMError:
+        return None
+    by_id = {s.id: s for s in sources}
+    kb_ids = {a.article_id for a in evidence.kb_articles}
+    citations = [
+        Citation(kind="kb" if cid in kb_ids else "ticket", id=cid, title=by_id[cid].title, score=by_id[cid].score)
+        for cid in dict.fromkeys(reply.citations)
+    ]
+    decision = state["decision"]
+    note = f"LLM draft by {ctx.llm.model} ({decision.action.value}: {decision.reason.value}); check it before sending."
+    return Draft(body=reply.body.strip(), citations=citations, internal_note=note)
+
+
+def llm_brief(state: TriageState, ctx: TriageContext, packet: Escalation, usage: LLMUsage) -> Escalation:
+    """The escalation packet with an LLM-written summary; the extractive one stays on any failure."""
+    assert ctx.llm is not None
+    ticket = state["ticket"]
+    try:
+        brief = brief_with_llm(
+            ctx.llm,
+            ticket_text=f"{ticket.subject}\n\n{state['clean_text']}",
+            reason=f"{packet.reason.value}: {state['decision'].explanation}",
+            usage=usage,
+            ticket_id=ticket.id,
+            tenant=ticket.tenant,
+        )
+    except LLMError:
+        return packet
+    tried = [item.strip() for item in brief.customer_tried if item.strip()][:8] or packet.customer_tried
+    return packet.model_copy(update={"summary": brief.summary.strip(), "customer_tried": tried})

@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 from langgraph.runtime import Runtime
 
-from agent.classify import classify_ticket
-from agent.drafting import escalation_packet, grounding_article, local_draft
+from agent.classify import finalize, llm_fields, local_predictions, uncertain_fields
+from agent.drafting import escalation_packet, grounding_article, llm_brief, llm_draft, local_draft
+from agent.llm import LLMError, LLMOutputError
+from agent.llm_tasks import LabelledExample, LLMUsage, classify_with_llm
 from agent.policy import PolicyInput, decide
-from agent.schemas import Action, Evidence, KBHit, Meta, SimilarTicket, Sla, TriageResult
+from agent.schemas import Action, Evidence, FieldPrediction, KBHit, Meta, SimilarTicket, Sla, TriageResult
 from agent.signals import detect_signals
 from agent.state import TriageContext, TriageState
 from agent.text import clean_text, detect_language, model_text
@@ -87,6 +89,7 @@ def retrieve(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, A
         "embedding": found.embedding.tolist(),
         "evidence": evidence,
         "similar_replies": {hit.id: hit.reply for hit in found.tickets if hit.reply},
+        "similar_texts": {hit.id: hit.text for hit in found.tickets},
         "kb_texts": {hit.chunk_id: hit.text for hit in found.kb},
         "timings_ms": _elapsed(state, "retrieve", started),
     }
@@ -94,16 +97,70 @@ def retrieve(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, A
 
 def classify(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
     started = time.perf_counter()
-    classification = classify_ticket(
-        model=runtime.context.local_model,
-        taxonomy=runtime.context.taxonomy,
+    ctx = runtime.context
+    ticket = state["ticket"]
+    local = local_predictions(ctx.local_model, state["model_text"], np.asarray(state["embedding"], dtype=np.float32))
+    usage = LLMUsage()
+    answers: dict[str, FieldPrediction] = {}
+    notes: list[str] = []
+    saved = 0
+    if ctx.llm is not None and ctx.mode != "local":
+        fields = llm_fields(ctx.local_model)
+        wanted = list(fields) if ctx.mode == "llm" else uncertain_fields(local, fields, ctx.cascade_threshold)
+        saved = int(not wanted)
+        if wanted:
+            examples = [
+                LabelledExample(text=state["similar_texts"].get(t.id, t.subject), labels=t.labels, score=t.score)
+                for t in state["evidence"].similar_tickets
+            ]
+            try:
+                got = classify_with_llm(
+                    ctx.llm,
+                    ticket_text=state["model_text"],
+                    fields={name: fields[name] for name in wanted},
+                    descriptions=_descriptions(ctx),
+                    examples=examples,
+                    usage=usage,
+                    ticket_id=ticket.id,
+                    tenant=ticket.tenant,
+                )
+                answers = {
+                    name: FieldPrediction.of(value, confidence, "llm") for name, (value, confidence) in got.items()
+                }
+            except LLMOutputError as error:
+                notes.append(f"LLM answer unusable, local model used: {error}")
+            except LLMError as error:
+                notes.append(f"LLM unavailable, local model used: {error}")
+    classification = finalize(
+        local=local,
+        llm=answers,
+        model_trained=ctx.local_model is not None,
+        taxonomy=ctx.taxonomy,
         text=state["model_text"],
-        embedding=np.asarray(state["embedding"], dtype=np.float32),
         language=state["language"],
         signals=state["signals"],
         repeat_contact=state["customer"].repeat_contact,
+        notes=notes,
     )
-    return {"classification": classification, "timings_ms": _elapsed(state, "classify", started)}
+    if any(note.startswith("LLM answer unusable") for note in notes):
+        classification = classification.model_copy(update={"needs_review": True})
+    agree = not ("category" in answers and "category" in local and answers["category"].value != local["category"].value)
+    return {
+        "classification": classification,
+        "category_agreement": agree,
+        "llm_usage": usage,
+        "llm_saved": saved,
+        "timings_ms": _elapsed(state, "classify", started),
+    }
+
+
+def _descriptions(ctx: TriageContext) -> dict[str, dict[str, str]]:
+    if ctx.taxonomy is None:
+        return {}
+    return {
+        "category": {name: spec.description for name, spec in ctx.taxonomy.categories.items()},
+        "queue": {name: spec.description for name, spec in ctx.taxonomy.queues.items()},
+    }
 
 
 def decide_action(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
@@ -126,6 +183,7 @@ def decide_action(state: TriageState, runtime: Runtime[TriageContext]) -> dict[s
         max_kb_similarity=evidence.max_kb_similarity,
         grounding_kb_similarity=grounding.score if grounding else 0.0,
         needs_review=classification.needs_review,
+        category_agreement=state.get("category_agreement", True),
     )
     ticket = state["ticket"]
     due = ctx.sla.due(classification.priority.value, ticket.created_at or state["now"], state["now"])
@@ -140,24 +198,43 @@ def route_after_decision(state: TriageState) -> str:
     return "escalate" if state["decision"].action == Action.ESCALATE else "draft"
 
 
+def _writes_with_llm(state: TriageState, ctx: TriageContext) -> bool:
+    """llm mode always writes with the LLM; cascade only for tickets the local model could not settle."""
+    if ctx.llm is None or ctx.mode == "local":
+        return False
+    return ctx.mode == "llm" or state["llm_usage"].calls > 0
+
+
 def draft(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
     started = time.perf_counter()
-    drafted, versions = local_draft(state, signoff=runtime.context.signoff)
+    ctx = runtime.context
+    usage = state["llm_usage"]
+    drafted, versions = local_draft(state, signoff=ctx.signoff)
+    if _writes_with_llm(state, ctx):
+        written = llm_draft(state, ctx, usage)
+        if written is not None:
+            drafted, versions = written, {}
     return {
         "draft": drafted,
         "escalation": None,
         "prompt_versions": versions,
+        "llm_usage": usage,
         "timings_ms": _elapsed(state, "draft", started),
     }
 
 
 def escalate(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
     started = time.perf_counter()
-    packet, versions = escalation_packet(state, runtime.context)
+    ctx = runtime.context
+    usage = state["llm_usage"]
+    packet, versions = escalation_packet(state, ctx)
+    if _writes_with_llm(state, ctx):
+        packet = llm_brief(state, ctx, packet, usage)
     return {
         "escalation": packet,
         "draft": None,
         "prompt_versions": versions,
+        "llm_usage": usage,
         "timings_ms": _elapsed(state, "escalate", started),
     }
 
@@ -166,6 +243,9 @@ def record(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any
     ctx = runtime.context
     ticket = state["ticket"]
     model_version = ctx.local_model.version if ctx.local_model else "rules-only"
+    usage = state["llm_usage"]
+    if usage.calls and ctx.llm is not None:
+        model_version = f"{ctx.llm.model} + {model_version}"
     result = TriageResult(
         ticket_id=ticket.id,
         tenant=ticket.tenant,
@@ -177,10 +257,15 @@ def record(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any
         escalation=state.get("escalation"),
         sla=state["sla"],
         meta=Meta(
-            mode="local",
+            mode=ctx.mode,  # type: ignore[arg-type]
             model=model_version,
             embedding_model=EMBEDDING_MODEL_ID,
-            prompt_versions=state.get("prompt_versions") or {},
+            prompt_versions={**usage.prompt_versions, **(state.get("prompt_versions") or {})},
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
+            cost_usd=round(usage.cost_usd, 6),
+            llm_calls=usage.calls,
+            llm_calls_saved=state.get("llm_saved", 0),
             latency_ms=round((time.perf_counter() - state["started"]) * 1000, 2),
             ticket_tokens=state["ticket_tokens"],
         ),

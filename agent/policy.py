@@ -47,6 +47,9 @@ class PolicyInput(BaseModel):
     #: Similarity of the article a draft would be grounded in (one of the ticket's category, if any).
     grounding_kb_similarity: float = 0.0
     needs_review: bool = False
+    #: False when the LLM and the local model name different categories: a cross-check no ticket
+    #: text can talk both into.
+    category_agreement: bool = True
 
 
 def _escalate(reason: DecisionReason, explanation: str) -> Decision:
@@ -81,8 +84,12 @@ def decide(facts: PolicyInput, config: PolicyConfig) -> Decision:
             DecisionReason.NOVEL_ISSUE,
             f"Nothing in resolved history or the KB is similar (best {best_match:.2f}).",
         )
+    if Signal.INJECTION in facts.signals:
+        return _review(
+            DecisionReason.NEEDS_REVIEW, "The ticket addresses the triage system itself (possible prompt injection)."
+        )
     if facts.needs_review:
-        return _review(DecisionReason.NEEDS_REVIEW, "The classification fell outside the taxonomy.")
+        return _review(DecisionReason.NEEDS_REVIEW, "The classification needs a human check (see review notes).")
     if category not in config.auto_resolvable_categories:
         return _review(DecisionReason.NOT_AUTO_RESOLVABLE, f"Category {category or '(none)'!r} is not auto-resolvable.")
     if facts.priority not in config.auto_resolve_priorities:
@@ -93,6 +100,8 @@ def decide(facts: PolicyInput, config: PolicyConfig) -> Decision:
             f"Best KB article for the category matches {facts.grounding_kb_similarity:.2f}, "
             f"under {config.strong_kb_match:.2f}.",
         )
+    if not facts.category_agreement:
+        return _review(DecisionReason.LOW_CONFIDENCE, "The LLM and the local model disagree on the category.")
     gating = {name: facts.confidences.get(name, 0.0) for name in config.auto_apply_fields}
     weakest = min(gating, key=gating.__getitem__, default=None)
     if weakest is not None and gating[weakest] < config.auto_apply_confidence:

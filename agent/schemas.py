@@ -197,6 +197,9 @@ class Meta(_Strict):
     cost_usd: float = 0.0
     latency_ms: float
     ticket_tokens: int = 0
+    llm_calls: int = 0
+    #: 1 when cascade mode settled the classification locally and so skipped the LLM call.
+    llm_calls_saved: int = 0
 
 
 class TriageResult(_Strict):

@@ -17,6 +17,7 @@ class Signal(StrEnum):
     DATA_LOSS = "data_loss"
     OUTAGE = "outage"
     CANCELLATION = "cancellation"
+    INJECTION = "injection"
 
 
 _PATTERNS: dict[Signal, re.Pattern[str]] = {
@@ -49,6 +50,20 @@ _PATTERNS: dict[Signal, re.Pattern[str]] = {
         r"\b(cancel+(ing|ation)?( our| my)? (subscription|account|plan|contract)|terminate (our|the) contract|"
         r"switch(ing)? to (a )?competitor|moving to (asana|monday|trello|clickup|jira)|not renew(ing)?|"
         r"churn|kündigen|kündigung|résilier)\b",
+        re.IGNORECASE,
+    ),
+    # Text that addresses the triage system rather than support: a prompt-injection attempt or a
+    # customer gaming the queue. Either way no automatic action may follow from it.
+    Signal.INJECTION: re.compile(
+        r"(ignore (all |any |the )?(previous|prior|above|earlier) (instructions|rules|prompts?)|"
+        r"disregard (all |any |the )?(previous|prior|above|your) (instructions|rules)|"
+        r"(^|\n)\s*(system|assistant)\s*:|<\s*/?\s*(system|assistant|im_start|im_end|instructions?)\s*>|"
+        r"\[(system|inst)\]|you are now|new instructions|developer mode|jailbreak|"
+        r"(mark|set|change|classify) (this|the|my) (ticket|issue|request)? ?(as |to )?(p[0-3]|low|resolved|closed)|"
+        r"(close|resolve) this (ticket|issue) (now|immediately|automatically)|auto-?resolve this|"
+        r"(print|reveal|show|output|repeat) (your|the) (system )?(prompt|instructions)|"
+        r"(data|tickets?|emails?|records?) (of|from|for|belonging to) "
+        r"(other|another|all) (customers?|tenants?|users?))",
         re.IGNORECASE,
     ),
 }

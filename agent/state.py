@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from agent.llm_tasks import LLMUsage
 from agent.policy import PolicyConfig
 from agent.schemas import Classification, Decision, Draft, Escalation, Evidence, Sla, TriageResult
 from agent.signals import Signal
@@ -18,6 +19,7 @@ from tools.retrieval import Retriever
 from tools.sla import SlaPolicy
 
 if TYPE_CHECKING:
+    from agent.llm import LLMClient
     from agent.local_model import LocalModel
 
 
@@ -35,7 +37,10 @@ class TriageContext:
     taxonomy: Taxonomy | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     sla: SlaPolicy = field(default_factory=SlaPolicy)
-    mode: str = "local"
+    mode: str = "local"  # local | llm | cascade
+    llm: LLMClient | None = None
+    #: In cascade mode, routing fields the local model is less sure of than this go to the LLM.
+    cascade_threshold: float = 0.8
     k_tickets: int = 5
     k_kb: int = 3
     signoff: str = "The Support Team"
@@ -55,8 +60,12 @@ class TriageState(TypedDict, total=False):
     embedding: list[float]
     evidence: Evidence
     similar_replies: dict[str, str]
+    similar_texts: dict[str, str]
     kb_texts: dict[str, str]
     classification: Classification
+    category_agreement: bool
+    llm_usage: LLMUsage
+    llm_saved: int
     decision: Decision
     sla: Sla
     draft: Draft | None

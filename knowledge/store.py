@@ -40,6 +40,7 @@ class TicketHit:
     labels: dict[str, str]
     reply: str | None
     customer_id: str | None
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ class KnowledgeStore:
         where: dict[str, Any] = {"$and": [{"tenant": tenant}, {"resolved": True}]}
         if exclude_id is not None:
             where["$and"].append({"ticket_id": {"$ne": exclude_id}})
-        result = self._query(self._tickets, embedding, k, where)
+        result = self._query(self._tickets, embedding, k, where, with_documents=True)
         hits = []
         for meta, distance in result:
             labels = {key[6:]: str(v) for key, v in meta.items() if key.startswith("label_")}
@@ -177,6 +178,7 @@ class KnowledgeStore:
                     labels=labels,
                     reply=str(meta.get("reply") or "") or None,
                     customer_id=str(meta.get("customer_id") or "") or None,
+                    text=str(meta.get("_document") or ""),
                 )
             )
         return hits

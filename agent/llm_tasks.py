@@ -1,0 +1,203 @@
+"""What the graph asks the LLM: classify, draft a grounded reply, brief an escalation.
+
+Each task renders its prompts from prompts/, fits the evidence into the token budget (least similar
+evidence dropped first), asks for a pydantic-typed answer and checks what a schema cannot (a draft may
+only cite sources it was given). Ticket text is always delimited and labelled as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from agent.llm import LLMClient, StructuredReply
+from prompts.loader import RenderedPrompt, render
+
+_MARGIN_TOKENS = 64  # chat-template overhead the servers add around messages
+
+
+@dataclass
+class LLMUsage:
+    """What the LLM cost one ticket; summed over its calls."""
+
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    prompt_versions: dict[str, str] = field(default_factory=dict)
+
+    def add(self, reply: StructuredReply[Any], *prompts: RenderedPrompt) -> None:
+        self.calls += 1
+        self.tokens_in += reply.tokens_in
+        self.tokens_out += reply.tokens_out
+        self.cost_usd += reply.cost_usd
+        self.prompt_versions.update({p.name: p.version for p in prompts})
+
+
+def as_data(text: str) -> str:
+    """Ticket text inside our delimiters; a closing tag inside it must not end the data early."""
+    return text.replace("</ticket", "</ ticket").replace("<ticket", "< ticket").replace("</source", "</ source")
+
+
+def fit_evidence(llm: LLMClient, fixed: str, items: Sequence[str]) -> list[str]:
+    """Keep evidence items (ordered most similar first) while the prompt stays within budget."""
+    budget = llm.config.context_tokens - llm.config.max_output_tokens - _MARGIN_TOKENS
+    used = llm.count(fixed)
+    kept: list[str] = []
+    for item in items:
+        cost = llm.count(item) + 1
+        if used + cost > budget:
+            break
+        kept.append(item)
+        used += cost
+    return kept
+
+
+# --- classification ------------------------------------------------------------------------------
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confidence: float = Field(ge=0, le=1)
+
+
+def classification_model(fields: dict[str, Sequence[str]]) -> type[BaseModel]:
+    """A model whose schema lists, per field, exactly the allowed values (an enum the server enforces)."""
+    answers: dict[str, Any] = {}
+    for name, allowed in fields.items():
+        answer = create_model(
+            f"{name.title().replace('_', '')}Answer",
+            __base__=_Answer,
+            value=(Literal[tuple(allowed)], ...),  # type: ignore[valid-type]
+        )
+        answers[name] = (answer, ...)
+    return create_model("TicketClassification", __config__=ConfigDict(extra="forbid"), **answers)
+
+
+@dataclass(frozen=True)
+class LabelledExample:
+    text: str
+    labels: dict[str, str]
+    score: float
+
+
+def classify_with_llm(
+    llm: LLMClient,
+    *,
+    ticket_text: str,
+    fields: dict[str, Sequence[str]],
+    descriptions: dict[str, dict[str, str]],
+    examples: Sequence[LabelledExample],
+    usage: LLMUsage,
+    ticket_id: str,
+    tenant: str,
+) -> dict[str, tuple[str, float]]:
+    """{field: (value, confidence)} for the requested fields; raises LLMError when it cannot."""
+    lines = []
+    for name, allowed in fields.items():
+        described = descriptions.get(name, {})
+        values = "; ".join(f"{v} ({described[v]})" if described.get(v) else v for v in allowed)
+        lines.append(f"- {name}: one of {values}")
+    field_text = "\n".join(lines)
+    system = render("classify_system")
+    skeleton = render("classify", fields=field_text, examples="", ticket=as_data(ticket_text))
+    rendered = [
+        f"<example similarity={e.score:.2f}>\n{as_data(e.text)[:1500]}\nlabels: "
+        + ", ".join(f"{k}={v}" for k, v in e.labels.items() if k in fields)
+        + "\n</example>"
+        for e in examples
+    ]
+    kept = fit_evidence(llm, system.text + skeleton.text, rendered)
+    user = render("classify", fields=field_text, examples="\n".join(kept) or "(none)", ticket=as_data(ticket_text))
+    output = classification_model(fields)
+    reply = llm.structured(
+        task="classify",
+        prompt_version=user.version,
+        system=system.text,
+        user=user.text,
+        output=output,
+        ticket_id=ticket_id,
+        tenant=tenant,
+    )
+    usage.add(reply, system, user)
+    answers = reply.value.model_dump()
+    return {name: (str(answer["value"]), float(answer["confidence"])) for name, answer in answers.items()}
+
+
+# --- drafting ------------------------------------------------------------------------------------
+class DraftReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(min_length=1)
+    citations: list[str]
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    text: str
+    score: float
+
+
+def draft_with_llm(
+    llm: LLMClient,
+    *,
+    ticket_text: str,
+    classification: str,
+    sources: Sequence[Source],
+    usage: LLMUsage,
+    ticket_id: str,
+    tenant: str,
+) -> DraftReply:
+    system = render("draft_system")
+    skeleton = render("draft", classification=classification, sources="", ticket=as_data(ticket_text))
+    rendered = [f'<source id="{s.id}" title="{as_data(s.title)}">\n{as_data(s.text)}\n</source>' for s in sources]
+    kept = fit_evidence(llm, system.text + skeleton.text, rendered)
+    allowed = {s.id for s, text in zip(sources, rendered, strict=True) if text in kept}
+    user = render("draft", classification=classification, sources="\n".join(kept), ticket=as_data(ticket_text))
+
+    def grounded(reply: DraftReply) -> None:
+        if not reply.citations:
+            raise ValueError("cite at least one source id")
+        unknown = [c for c in reply.citations if c not in allowed]
+        if unknown:
+            raise ValueError(f"citations {unknown} are not among the given sources {sorted(allowed)}")
+
+    reply = llm.structured(
+        task="draft",
+        prompt_version=user.version,
+        system=system.text,
+        user=user.text,
+        output=DraftReply,
+        check=grounded,
+        ticket_id=ticket_id,
+        tenant=tenant,
+    )
+    usage.add(reply, system, user)
+    return reply.value
+
+
+# --- escalation brief ----------------------------------------------------------------------------
+class EscalationBrief(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    summary: str = Field(min_length=1, max_length=1200)
+    customer_tried: list[str]
+
+
+def brief_with_llm(
+    llm: LLMClient, *, ticket_text: str, reason: str, usage: LLMUsage, ticket_id: str, tenant: str
+) -> EscalationBrief:
+    system = render("escalate_system")
+    user = render("escalate", reason=reason, ticket=as_data(ticket_text))
+    reply = llm.structured(
+        task="escalate",
+        prompt_version=user.version,
+        system=system.text,
+        user=user.text,
+        output=EscalationBrief,
+        ticket_id=ticket_id,
+        tenant=tenant,
+    )
+    usage.add(reply, system, user)
+    return reply.value
