@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,6 +29,8 @@ app = typer.Typer(
 )
 ingest_app = typer.Typer(help="Load resolved history, knowledge-base articles or a taxonomy into the data dir.")
 app.add_typer(ingest_app, name="ingest")
+llm_app = typer.Typer(help="Run a local OpenAI-compatible LLM server (optional extra: caseworker[llm]).")
+app.add_typer(llm_app, name="llm")
 
 err = Console(stderr=True, soft_wrap=True)  # messages name files and lines: never wrap them
 EXIT_REJECTS = 1
@@ -37,25 +40,32 @@ DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Data dir (Chroma, SQLite, models). Env: CASEWORKER_DATA_DIR.", show_default=False),
 ]
+
+
+class Mode(StrEnum):
+    local = "local"
+    llm = "llm"
+    cascade = "cascade"
+
+
 Tenant = Annotated[str | None, typer.Option("--tenant", help="Tenant for rows that name none (default: 'default').")]
 
 
-def settings_for(data_dir: Path | None) -> Settings:
-    overrides = {"data_dir": data_dir} if data_dir is not None else {}
+def settings_for(data_dir: Path | None, **options: object) -> Settings:
+    overrides: dict[str, object] = {"data_dir": data_dir} if data_dir is not None else {}
+    overrides.update({key: value for key, value in options.items() if value is not None})
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"CASEWORKER_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"CASEWORKER_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise fail(f"invalid settings: {problems}") from exc
 
 
-def workspace_for(data_dir: Path | None) -> Workspace:
+def workspace_for(data_dir: Path | None, **options: object) -> Workspace:
     # Imported here: loading the graph, Chroma and onnxruntime would make `--help` take seconds.
     from caseworker.workspace import Workspace
 
-    return Workspace(settings_for(data_dir))
+    return Workspace(settings_for(data_dir, **options))
 
 
 @contextmanager
@@ -183,11 +193,19 @@ def train(data_dir: DataDir = None) -> None:
 def triage(
     source: Annotated[str, typer.Argument(help="A JSON or JSONL file of tickets, or - for stdin.")],
     out: Annotated[Path | None, typer.Option(help="Write results here instead of stdout.")] = None,
+    mode: Annotated[
+        Mode | None,
+        typer.Option(help="local (offline), llm (the LLM classifies and writes) or cascade. Env: CASEWORKER_MODE."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Tickets triaged at once (helps in LLM modes).")] = 1,
     data_dir: DataDir = None,
 ) -> None:
-    """Triage tickets; prints one TriageResult JSON per line. Exits 1 if any ticket was invalid."""
-    from agent.graph import triage as run_triage
+    """Triage tickets; prints one TriageResult JSON per line (in input order when --workers is 1).
+
+    Exits 1 if any ticket was invalid; the valid ones are still triaged and stored."""
+    from caseworker.batch import triage_all
     from caseworker.ticket_input import parse_tickets
+    from caseworker.workspace import LLMConfigError
 
     if source == "-":
         text, name = sys.stdin.read(), "<stdin>"
@@ -199,21 +217,27 @@ def triage(
     parsed = parse_tickets(text, name)
     for message in parsed.errors:
         err.print(f"[yellow]{message}[/yellow]", highlight=False)
-    workspace = workspace_for(data_dir)
-    context = workspace.context()
+    workspace = workspace_for(data_dir, mode=mode.value if mode else None)
+    try:
+        context = workspace.context()
+    except LLMConfigError as exc:
+        raise fail(str(exc)) from exc
     if context.local_model is None:
         err.print("[yellow]warning:[/yellow] no local model: run `caseworker train`; results need review")
     sink = out.open("w", encoding="utf-8") if out else sys.stdout
     try:
         with progress_bar("Triaging", len(parsed.tickets)) as bar:
-            for ticket in parsed.tickets:
-                result = run_triage(ticket, context)
-                sink.write(result.model_dump_json() + "\n")
-                sink.flush()
-                bar.advance(bar.task_ids[0])
+            summary = triage_all(
+                parsed.tickets,
+                context,
+                workers=workers,
+                emit=lambda result: (sink.write(result.model_dump_json() + "\n"), sink.flush()),
+                progress=lambda: bar.advance(bar.task_ids[0]),
+            )
     finally:
         if out:
             sink.close()
+    err.print(summary.describe(), highlight=False)
     if parsed.errors:
         raise typer.Exit(EXIT_REJECTS)
 
@@ -236,6 +260,23 @@ def demo(
     from caseworker.demo import run_demo
 
     run_demo(settings_for(data_dir), err)
+
+
+@llm_app.command("serve")
+def llm_serve(
+    model: Annotated[Path, typer.Option("--model", help="A GGUF model file.")],
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads for inference.")] = 2,
+    context: Annotated[int, typer.Option(min=512, help="Context tokens per request.")] = 4096,
+    parallel: Annotated[int, typer.Option(min=1, help="Requests served at once.")] = 1,
+) -> None:
+    """Serve a GGUF model on 127.0.0.1 with an OpenAI-compatible API, until Ctrl-C."""
+    from caseworker.llm_server import LocalServerError, serve_forever
+
+    try:
+        serve_forever(model, host="127.0.0.1", port=port, threads=threads, context=context, parallel=parallel)
+    except LocalServerError as exc:
+        raise fail(str(exc)) from exc
 
 
 if __name__ == "__main__":

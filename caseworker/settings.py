@@ -14,7 +14,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEWORKER_", extra="ignore")
 
     data_dir: Path = Field(default=Path(".caseworker"), description="Where Chroma, SQLite and models live.")
-    mode: Literal["local"] = Field(default="local", description="Triage mode (LLM modes come with the LLM client).")
+    mode: Literal["local", "llm", "cascade"] = Field(
+        default="local",
+        description="local: offline; llm: the LLM classifies and writes; cascade: the LLM when unsure.",
+    )
     tenant: str = "default"
 
     # Retrieval
@@ -30,10 +33,22 @@ class Settings(BaseSettings):
     high_value_mrr: float = Field(default=2000, ge=0)
     signoff: str = "The Support Team"
 
-    # LLM endpoint (used by LLM modes; read here so there is one place for it)
+    # LLM endpoint: any OpenAI-compatible server
     model: str | None = None
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+    cascade_threshold: float = Field(default=0.8, ge=0, le=1)
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_attempts: int = Field(default=4, ge=1)
+    llm_deadline_s: float = Field(default=90.0, gt=0)
+    llm_max_concurrency: int = Field(default=4, ge=1)
+    llm_context_tokens: int = Field(default=8192, ge=512)
+    llm_max_output_tokens: int = Field(default=700, ge=16)
+    llm_breaker_threshold: int = Field(default=5, ge=1)
+    llm_breaker_cooldown_s: float = Field(default=30.0, ge=0)
+    #: USD per million tokens, for the cost in each result (0 for a local server).
+    llm_price_input_per_mtok: float = Field(default=0.0, ge=0)
+    llm_price_output_per_mtok: float = Field(default=0.0, ge=0)
 
     @property
     def chroma_dir(self) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.llm import LLMClient, LLMConfig, Price
 from agent.local_model import LocalModel, ModelNotTrainedError
 from agent.policy import PolicyConfig
 from agent.state import TriageContext
@@ -31,6 +32,10 @@ EMBED_BATCH = 64
 
 def _noop(_: int) -> None:
     return None
+
+
+class LLMConfigError(ValueError):
+    """llm or cascade mode was asked for without the settings it needs."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,37 @@ class Workspace:
             return None
 
     # --- triage --------------------------------------------------------------------------------
+    def llm(self) -> LLMClient | None:
+        """The LLM client for llm/cascade mode; None in local mode. Errors name what is missing."""
+        s = self.settings
+        if s.mode == "local":
+            return None
+        if not s.model:
+            raise LLMConfigError(f"mode {s.mode!r} needs a model: set CASEWORKER_MODEL (and OPENAI_BASE_URL)")
+        if not s.openai_base_url and s.openai_api_key is None:
+            raise LLMConfigError(f"mode {s.mode!r} needs OPENAI_BASE_URL (a local server) or OPENAI_API_KEY")
+        config = LLMConfig(
+            model=s.model,
+            base_url=s.openai_base_url,
+            api_key=s.openai_api_key.get_secret_value() if s.openai_api_key else "not-needed",
+            timeout_s=s.llm_timeout_s,
+            max_attempts=s.llm_max_attempts,
+            deadline_s=s.llm_deadline_s,
+            max_concurrency=s.llm_max_concurrency,
+            context_tokens=s.llm_context_tokens,
+            max_output_tokens=s.llm_max_output_tokens,
+            breaker_threshold=s.llm_breaker_threshold,
+            breaker_cooldown_s=s.llm_breaker_cooldown_s,
+            price=Price(input_per_mtok=s.llm_price_input_per_mtok, output_per_mtok=s.llm_price_output_per_mtok),
+        )
+        history = self.history
+        return LLMClient(
+            config,
+            audit=lambda detail: history.audit(
+                "llm_call", detail, tenant=detail.get("tenant") or "default", ticket_id=detail.get("ticket_id")
+            ),
+        )
+
     def context(self) -> TriageContext:
         s = self.settings
         taxonomy = self.taxonomy
@@ -151,6 +187,8 @@ class Workspace:
             policy=policy,
             sla=SlaPolicy(),
             mode=s.mode,
+            llm=self.llm(),
+            cascade_threshold=s.cascade_threshold,
             k_tickets=s.k_tickets,
             k_kb=s.k_kb,
             signoff=s.signoff,
