@@ -46,7 +46,7 @@ def prepare(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, An
         "model_text": text,
         "ticket_tokens": count_tokens(ticket.text),
         "language": language,
-        "signals": detect_signals(text),
+        "signals": detect_signals(text, raw=ticket.text),
         "customer": customer_context(ctx.history, ticket, now),
         "timings_ms": _elapsed(state, "prepare", started),
     }

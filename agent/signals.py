@@ -57,7 +57,7 @@ _PATTERNS: dict[Signal, re.Pattern[str]] = {
     Signal.INJECTION: re.compile(
         r"(ignore (all |any |the )?(previous|prior|above|earlier) (instructions|rules|prompts?)|"
         r"disregard (all |any |the )?(previous|prior|above|your) (instructions|rules)|"
-        r"(^|\n)\s*(system|assistant)\s*:|<\s*/?\s*(system|assistant|im_start|im_end|instructions?)\s*>|"
+        r"(^|\n|>)\s*(system|assistant|developer)\s*:|<\s*/?\s*(system|assistant|im_start|im_end|instructions?)\s*>|"
         r"\[(system|inst)\]|you are now|new instructions|developer mode|jailbreak|"
         r"(mark|set|change|classify) (this|the|my) (ticket|issue|request)? ?(as |to )?(p[0-3]|low|resolved|closed)|"
         r"(close|resolve) this (ticket|issue) (now|immediately|automatically)|auto-?resolve this|"
@@ -84,8 +84,13 @@ _POSITIVE = re.compile(
 )
 
 
-def detect_signals(text: str) -> list[Signal]:
-    return [signal for signal, pattern in _PATTERNS.items() if pattern.search(text)]
+def detect_signals(text: str, raw: str | None = None) -> list[Signal]:
+    """Signals in the customer's own words (`text`); an injection counts anywhere in `raw` too,
+    since quoted replies and hidden HTML are where one would hide it."""
+    found = [signal for signal, pattern in _PATTERNS.items() if pattern.search(text)]
+    if raw is not None and Signal.INJECTION not in found and _PATTERNS[Signal.INJECTION].search(raw):
+        found.append(Signal.INJECTION)
+    return found
 
 
 def rule_sentiment(text: str) -> tuple[str, float]:

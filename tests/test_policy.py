@@ -64,6 +64,9 @@ CASES = [
     ({"confidences": {"queue": 0.9, "category": 0.5}}, Action.DRAFT_FOR_REVIEW, DecisionReason.LOW_CONFIDENCE),
     ({"confidences": {"queue": 0.9}}, Action.DRAFT_FOR_REVIEW, DecisionReason.LOW_CONFIDENCE),  # never predicted
     ({"confidences": {"queue": 0.8, "category": 0.8}}, Action.AUTO_RESOLVE, DecisionReason.CONFIDENT_KB_MATCH),
+    ({"signals": [Signal.INJECTION]}, Action.DRAFT_FOR_REVIEW, DecisionReason.NEEDS_REVIEW),
+    ({"category_agreement": False}, Action.DRAFT_FOR_REVIEW, DecisionReason.LOW_CONFIDENCE),
+    ({"signals": [Signal.INJECTION, Signal.OUTAGE], "priority": "P0"}, Action.ESCALATE, DecisionReason.P0_INCIDENT),
     # Precedence: P0 beats security, security beats an otherwise perfect auto-resolution.
     ({"priority": "P0", "signals": [Signal.SECURITY]}, Action.ESCALATE, DecisionReason.P0_INCIDENT),
     ({"signals": [Signal.LEGAL, Signal.SECURITY]}, Action.ESCALATE, DecisionReason.SECURITY),
