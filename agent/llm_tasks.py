@@ -128,7 +128,8 @@ def classify_with_llm(
 # --- drafting ------------------------------------------------------------------------------------
 class DraftReply(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    body: str = Field(min_length=1)
+    # A length bound in the schema lets grammar-constrained servers stop a rambling model in time.
+    body: str = Field(min_length=1, max_length=2500)
     citations: list[str]
 
 
