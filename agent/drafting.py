@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from agent.llm import LLMError
-from agent.llm_tasks import LLMUsage, Source, brief_with_llm, draft_with_llm
+from agent.llm_tasks import DraftTools, LLMUsage, Source, brief_with_llm, draft_with_llm
 from agent.schemas import Citation, DecisionReason, Draft, Escalation, Evidence, KBHit
 from agent.state import TriageContext, TriageState
 from prompts.loader import render
@@ -187,6 +187,7 @@ def llm_draft(state: TriageState, ctx: TriageContext, usage: LLMUsage) -> Draft 
             usage=usage,
             ticket_id=ticket.id,
             tenant=ticket.tenant,
+            tools=_draft_tools(state, ctx),
         )
     except LLMError:
         return None
@@ -199,6 +200,33 @@ def llm_draft(state: TriageState, ctx: TriageContext, usage: LLMUsage) -> Draft 
     decision = state["decision"]
     note = f"LLM draft by {ctx.llm.model} ({decision.action.value}: {decision.reason.value}); check it before sending."
     return Draft(body=reply.body.strip(), citations=citations, internal_note=note)
+
+
+def _draft_tools(state: TriageState, ctx: TriageContext) -> DraftTools:
+    """Look-ups for the drafting model, all bound to this ticket's tenant (never another's)."""
+    ticket = state["ticket"]
+    customer = state["customer"]
+
+    def search_kb(query: str) -> list[Source]:
+        hits = ctx.retriever.search_kb(query, ticket.tenant, ctx.k_kb)
+        return [Source(id=h.article_id, title=h.title, text=h.text, score=h.score) for h in hits]
+
+    def similar_tickets(query: str) -> list[Source]:
+        vector = ctx.retriever.embedder.embed([query])[0]
+        hits = ctx.retriever.store.similar_tickets(vector, ticket.tenant, ctx.k_tickets, exclude_id=ticket.id)
+        return [
+            Source(id=h.id, title=f"Resolved ticket: {h.subject}", text=h.reply or "", score=h.score)
+            for h in hits
+            if h.reply
+        ]
+
+    def account() -> str:
+        return (
+            f"tier={customer.tier or 'unknown'}, mrr={customer.mrr if customer.mrr is not None else 'unknown'}, "
+            f"tickets in the last 30 days={customer.tickets_last_30_days}"
+        )
+
+    return DraftTools(search_kb=search_kb, similar_tickets=similar_tickets, customer=account)
 
 
 def llm_brief(state: TriageState, ctx: TriageContext, packet: Escalation, usage: LLMUsage) -> Escalation:

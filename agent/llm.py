@@ -170,6 +170,7 @@ class LLMClient:
         self.breaker = CircuitBreaker(config.breaker_threshold, config.breaker_cooldown_s, clock)
         self._slots = threading.BoundedSemaphore(config.max_concurrency)
         self._json_schema_ok = True
+        self._tools_ok = True
         self._client = openai.OpenAI(
             api_key=config.api_key,
             base_url=config.base_url,
@@ -238,6 +239,57 @@ class LLMClient:
             )
             return StructuredReply(value, tokens_in, tokens_out, cost, latency, attempts, done.response_format)
         raise LLMOutputError(f"{task}: no valid reply after a repair round: {last_problem[:300]}")
+
+    def tool_turn(
+        self, *, messages: list[dict[str, Any]], tools: list[dict[str, Any]], ticket_id: str | None, tenant: str
+    ) -> ToolTurn | None:
+        """One chat turn offering `tools`; None when this server does not do tool calls (then callers
+        go single-shot). Transport failures raise LLMUnavailable like any call."""
+        if not self._tools_ok:
+            return None
+        if not self.breaker.allow():
+            raise LLMUnavailable("circuit breaker open: the LLM failed repeatedly, using the local path")
+        started = time.perf_counter()
+        retrying = Retrying(
+            retry=retry_if_exception(_is_transient),
+            stop=stop_after_attempt(self.config.max_attempts) | stop_after_delay(self.config.deadline_s),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt, self._slots:
+                    response = self._client.chat.completions.create(
+                        model=self.config.model,
+                        messages=messages,  # type: ignore[arg-type]
+                        tools=tools,  # type: ignore[arg-type]
+                        tool_choice="auto",
+                        temperature=0,
+                        max_tokens=self.config.max_output_tokens,
+                    )
+        except openai.BadRequestError:
+            self._tools_ok = False  # no tool support here: stop offering tools
+            return None
+        except openai.APIError as error:
+            self.breaker.record_failure()
+            raise LLMUnavailable(f"{type(error).__name__}: {str(error)[:300]}") from error
+        self.breaker.record_success()
+        message = response.choices[0].message if response.choices else None
+        calls = [
+            (call.id, call.function.name, call.function.arguments or "{}")
+            for call in (message.tool_calls or [] if message else [])
+            if getattr(call, "function", None) is not None
+        ]
+        usage = _Completion.of(response, messages, "json_object")
+        latency = _ms(started)
+        asked = json.dumps([call[1:] for call in calls])
+        prompt = json.dumps(messages[-1])[:4000]
+        self._record(
+            "tool_turn", "tools", ticket_id, tenant, prompt, asked, "ok", usage.tokens_in, usage.tokens_out, latency, 1
+        )
+        cost = self.config.price.cost(usage.tokens_in, usage.tokens_out)
+        return ToolTurn(calls=calls, tokens_in=usage.tokens_in, tokens_out=usage.tokens_out, cost_usd=cost)
 
     # --- transport -----------------------------------------------------------------------------
     def _complete(self, messages: list[dict[str, str]], output: type[BaseModel]) -> tuple[_Completion, int]:
@@ -332,6 +384,14 @@ class LLMClient:
                 "attempts": attempts,
             }
         )
+
+
+@dataclass(frozen=True)
+class ToolTurn:
+    calls: list[tuple[str, str, str]]  # (call id, function name, JSON arguments)
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,14 @@ only cite sources it was given). Ticket text is always delimited and labelled as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from agent.llm import LLMClient, StructuredReply
+from agent.llm import LLMClient, LLMError, StructuredReply, ToolTurn
 from prompts.loader import RenderedPrompt, render
 
 _MARGIN_TOKENS = 64  # chat-template overhead the servers add around messages
@@ -28,6 +29,12 @@ class LLMUsage:
     tokens_out: int = 0
     cost_usd: float = 0.0
     prompt_versions: dict[str, str] = field(default_factory=dict)
+
+    def add_turn(self, turn: ToolTurn) -> None:
+        self.calls += 1
+        self.tokens_in += turn.tokens_in
+        self.tokens_out += turn.tokens_out
+        self.cost_usd += turn.cost_usd
 
     def add(self, reply: StructuredReply[Any], *prompts: RenderedPrompt) -> None:
         self.calls += 1
@@ -141,6 +148,70 @@ class Source:
     score: float
 
 
+@dataclass
+class DraftTools:
+    """Look-ups the drafting model may call; each is bound to the ticket's tenant by its caller."""
+
+    search_kb: Callable[[str], list[Source]]
+    similar_tickets: Callable[[str], list[Source]]
+    customer: Callable[[], str]
+    max_rounds: int = 2
+
+    def specs(self) -> list[dict[str, Any]]:
+        query = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
+        return [
+            _tool("search_kb", "Search the knowledge base for articles about a topic.", query),
+            _tool("similar_tickets", "Find resolved tickets similar to a description, with their replies.", query),
+            _tool("customer", "Look up this customer's plan, MRR and recent ticket count.", {"type": "object"}),
+        ]
+
+
+def _tool(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name, "description": description, "parameters": parameters}}
+
+
+def gather_sources(
+    llm: LLMClient, tools: DraftTools, opening: list[dict[str, Any]], usage: LLMUsage, ticket_id: str, tenant: str
+) -> list[Source]:
+    """The bounded tool loop: the model may look things up for a few rounds before it writes.
+    Servers without tool support answer None on the first turn and the draft goes single-shot."""
+    found: list[Source] = []
+    messages = list(opening)
+    for _round in range(tools.max_rounds):
+        try:
+            turn = llm.tool_turn(messages=messages, tools=tools.specs(), ticket_id=ticket_id, tenant=tenant)
+        except LLMError:
+            break  # the look-ups are optional: write from what retrieval already found
+        if turn is None or not turn.calls:
+            break
+        usage.add_turn(turn)
+        messages.append(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
+                    for cid, name, args in turn.calls
+                ],
+            }
+        )
+        for cid, name, args in turn.calls:
+            try:
+                query = str(json.loads(args or "{}").get("query", ""))[:500]
+            except (json.JSONDecodeError, AttributeError):
+                query = ""
+            if name == "customer":
+                content = tools.customer()
+            elif name in ("search_kb", "similar_tickets") and query:
+                hits = tools.search_kb(query) if name == "search_kb" else tools.similar_tickets(query)
+                found.extend(hits)
+                content = "\n".join(f'<source id="{s.id}">{as_data(s.title)}</source>' for s in hits) or "nothing"
+            else:
+                content = f"unknown tool or missing query: {name}"
+            messages.append({"role": "tool", "tool_call_id": cid, "content": content})
+    return found
+
+
 def draft_with_llm(
     llm: LLMClient,
     *,
@@ -150,8 +221,17 @@ def draft_with_llm(
     usage: LLMUsage,
     ticket_id: str,
     tenant: str,
+    tools: DraftTools | None = None,
 ) -> DraftReply:
     system = render("draft_system")
+    if tools is not None:
+        opening = [
+            {"role": "system", "content": system.text + "\nYou may call the tools to find more sources first."},
+            {"role": "user", "content": f"<ticket>\n{as_data(ticket_text)}\n</ticket>"},
+        ]
+        known = {s.id for s in sources}
+        extra = [s for s in gather_sources(llm, tools, opening, usage, ticket_id, tenant) if s.id not in known]
+        sources = sorted([*sources, *{s.id: s for s in extra}.values()], key=lambda s: s.score, reverse=True)
     skeleton = render("draft", classification=classification, sources="", ticket=as_data(ticket_text))
     rendered = [f'<source id="{s.id}" title="{as_data(s.title)}">\n{as_data(s.text)}\n</source>' for s in sources]
     kept = fit_evidence(llm, system.text + skeleton.text, rendered)

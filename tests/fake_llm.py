@@ -36,6 +36,18 @@ def completion(content: str | dict[str, Any], finish_reason: str = "stop", usage
     )
 
 
+def tool_calls(*calls: tuple[str, dict[str, Any]]) -> Reply:
+    reply = completion("")
+    message = reply.body["choices"][0]["message"]
+    message["content"] = None
+    message["tool_calls"] = [
+        {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+        for i, (name, args) in enumerate(calls)
+    ]
+    reply.body["choices"][0]["finish_reason"] = "tool_calls"
+    return reply
+
+
 def error(status: int, message: str = "boom", headers: dict[str, str] | None = None) -> Reply:
     return Reply(status=status, body={"error": {"message": message, "type": "test"}}, headers=headers or {})
 
@@ -94,7 +106,9 @@ class FakeLLM:
 
 
 def task_of(request: dict[str, Any]) -> str:
-    """Which Caseworker task a request is (by its system prompt): classify, draft or escalate."""
+    """Which Caseworker task a request is: classify, tools (a drafting look-up turn), draft or escalate."""
+    if request.get("tools"):
+        return "tools"
     system = request["messages"][0]["content"]
     if "triage classifier" in system:
         return "classify"
