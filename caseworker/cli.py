@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from caseworker.cli_finetune import finetune_app
 from caseworker.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ app = typer.Typer(
 )
 ingest_app = typer.Typer(help="Load resolved history, knowledge-base articles or a taxonomy into the data dir.")
 app.add_typer(ingest_app, name="ingest")
-llm_app = typer.Typer(help="Run a local OpenAI-compatible LLM server (optional extra: caseworker[llm]).")
+app.add_typer(finetune_app, name="finetune")
+llm_app = typer.Typer(help=r"Run a local OpenAI-compatible LLM server (needs the extra: pip install caseworker\[llm]).")
 app.add_typer(llm_app, name="llm")
 
 err = Console(stderr=True, soft_wrap=True)  # messages name files and lines: never wrap them
