@@ -3,6 +3,7 @@ them, rules for fields the history never labelled, and the deterministic guards 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
     from agent.local_model import LocalModel
 
 NAMED_FIELDS = ("queue", "category", "priority", "type", "sentiment", "churn_risk")
-#: Fields that route a ticket; with custom labels, these are what cascade mode may hand to the LLM.
-ROUTING_FIELDS = ("queue", "category", "priority", "type")
 #: Signals that put a floor under the priority: the history may never have seen such a ticket.
 _PRIORITY_FLOOR_SIGNALS = {Signal.SECURITY, Signal.OUTAGE, Signal.DATA_LOSS}
 _FLOOR = "P1"
@@ -41,9 +40,11 @@ def llm_fields(model: LocalModel | None) -> dict[str, list[str]]:
     return fields
 
 
-def uncertain_fields(local: dict[str, FieldPrediction], fields: dict[str, list[str]], threshold: float) -> list[str]:
-    """The routing and custom fields the local model is unsure of (or never learned): cascade asks only these."""
-    wanted = [name for name in fields if name in ROUTING_FIELDS or name not in NAMED_FIELDS]
+def uncertain_fields(
+    local: dict[str, FieldPrediction], fields: dict[str, list[str]], threshold: float, watched: Sequence[str]
+) -> list[str]:
+    """The watched fields (and custom labels) the local model is unsure of or never learned: cascade asks only these."""
+    wanted = [name for name in fields if name in watched or name not in NAMED_FIELDS]
     return [name for name in wanted if name not in local or local[name].confidence < threshold]
 
 

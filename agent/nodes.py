@@ -106,7 +106,11 @@ def classify(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, A
     saved = 0
     if ctx.llm is not None and ctx.mode != "local":
         fields = llm_fields(ctx.local_model)
-        wanted = list(fields) if ctx.mode == "llm" else uncertain_fields(local, fields, ctx.cascade_threshold)
+        wanted = (
+            list(fields)
+            if ctx.mode == "llm"
+            else uncertain_fields(local, fields, ctx.cascade_threshold, ctx.cascade_fields)
+        )
         saved = int(not wanted)
         if wanted:
             examples = [

@@ -41,6 +41,8 @@ class TriageContext:
     llm: LLMClient | None = None
     #: In cascade mode, routing fields the local model is less sure of than this go to the LLM.
     cascade_threshold: float = 0.8
+    #: The fields whose doubt is worth an LLM call in cascade mode (custom labels always count).
+    cascade_fields: tuple[str, ...] = ("queue", "category")
     k_tickets: int = 5
     k_kb: int = 3
     signoff: str = "The Support Team"

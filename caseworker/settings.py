@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     cascade_threshold: float = Field(default=0.8, ge=0, le=1)
+    cascade_fields: tuple[str, ...] = ("queue", "category")
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_max_attempts: int = Field(default=4, ge=1)
     llm_deadline_s: float = Field(default=90.0, gt=0)

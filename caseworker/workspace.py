@@ -189,6 +189,7 @@ class Workspace:
             mode=s.mode,
             llm=self.llm(),
             cascade_threshold=s.cascade_threshold,
+            cascade_fields=s.cascade_fields,
             k_tickets=s.k_tickets,
             k_kb=s.k_kb,
             signoff=s.signoff,

@@ -109,7 +109,7 @@ def test_cascade_calls_the_llm_only_when_the_local_model_is_unsure(trained_works
     assert calls_when_sure == 0
     assert (sure.meta.llm_calls, sure.meta.llm_calls_saved) == (0, 1)
     assert (unsure.meta.llm_calls_saved, unsure.meta.llm_calls) == (0, 3)  # classify, a look-up, the draft
-    assert set(asked) == {"queue", "category", "priority"}  # routing fields only, never sentiment
+    assert set(asked) == {"queue", "category"}  # the watched fields only: priority and sentiment stay local
 
 
 @pytest.mark.slow
