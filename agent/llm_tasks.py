@@ -182,9 +182,11 @@ def gather_sources(
             turn = llm.tool_turn(messages=messages, tools=tools.specs(), ticket_id=ticket_id, tenant=tenant)
         except LLMError:
             break  # the look-ups are optional: write from what retrieval already found
-        if turn is None or not turn.calls:
+        if turn is None:
             break
-        usage.add_turn(turn)
+        usage.add_turn(turn)  # a turn that asks for nothing still cost its prompt
+        if not turn.calls:
+            break
         messages.append(
             {
                 "role": "assistant",
