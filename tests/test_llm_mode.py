@@ -3,8 +3,10 @@ fallbacks taken, calls saved, and every ticket ends with a valid stored result w
 
 from __future__ import annotations
 
+import json
 import random
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,3 +149,43 @@ def test_with_30_percent_of_requests_failing_every_ticket_ends_with_a_stored_res
         stored = history.latest_result("default", ticket.id)
         assert stored is not None, ticket.id
         TriageResult.model_validate(stored)
+
+
+def test_cli_triage_in_cascade_mode_reports_the_calls_saved(
+    trained_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from caseworker.cli import app
+
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        "\n".join(
+            json.dumps({"id": f"K{i}", "subject": "Forgot password", "body": "Reset my password"}) for i in range(3)
+        )
+    )
+    with FakeLLM(sensible) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("CASEWORKER_MODEL", "fake")
+        data_dir = str(trained_workspace.settings.data_dir)
+        result = CliRunner().invoke(app, ["triage", str(source), "--mode", "cascade", "--data-dir", data_dir])
+    assert result.exit_code == 0, result.output
+    assert "3 tickets triaged in cascade mode" in result.output
+    assert "cascade saved" in result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["meta"]["mode"] for r in lines] == ["cascade"] * 3
+
+
+def test_cli_llm_mode_without_a_model_is_a_clear_error(trained_workspace: Workspace, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from caseworker.cli import app
+
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "x", "subject": "s", "body": "b"}))
+    data_dir = str(trained_workspace.settings.data_dir)
+    result = CliRunner(env={"CASEWORKER_MODEL": None, "OPENAI_BASE_URL": None, "OPENAI_API_KEY": None}).invoke(
+        app, ["triage", str(source), "--mode", "llm", "--data-dir", data_dir]
+    )
+    assert result.exit_code == 2
+    assert "CASEWORKER_MODEL" in result.output
