@@ -47,9 +47,14 @@ class Settings(BaseSettings):
     llm_max_output_tokens: int = Field(default=700, ge=16)
     llm_breaker_threshold: int = Field(default=5, ge=1)
     llm_breaker_cooldown_s: float = Field(default=30.0, ge=0)
-    #: USD per million tokens, for the cost in each result (0 for a local server).
+    #: Price table: model name -> [USD per million input tokens, per million output tokens], as JSON
+    #: in CASEWORKER_LLM_PRICES. Models not in it use the two single prices below (0 for a local server).
+    llm_prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     llm_price_input_per_mtok: float = Field(default=0.0, ge=0)
     llm_price_output_per_mtok: float = Field(default=0.0, ge=0)
+
+    def llm_price(self) -> tuple[float, float]:
+        return self.llm_prices.get(self.model or "", (self.llm_price_input_per_mtok, self.llm_price_output_per_mtok))
 
     @property
     def chroma_dir(self) -> Path:

@@ -159,7 +159,7 @@ class Workspace:
             max_output_tokens=s.llm_max_output_tokens,
             breaker_threshold=s.llm_breaker_threshold,
             breaker_cooldown_s=s.llm_breaker_cooldown_s,
-            price=Price(input_per_mtok=s.llm_price_input_per_mtok, output_per_mtok=s.llm_price_output_per_mtok),
+            price=Price(input_per_mtok=s.llm_price()[0], output_per_mtok=s.llm_price()[1]),
         )
         history = self.history
         return LLMClient(

@@ -93,3 +93,12 @@ def test_invalid_setting_names_the_variable(tmp_path: Path, monkeypatch: pytest.
     result = _invoke("train", "--data-dir", str(tmp_path / "d"))
     assert result.exit_code == 2
     assert "CASEWORKER_K_TICKETS" in result.output
+
+
+def test_price_table_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from caseworker.settings import Settings
+
+    monkeypatch.setenv("CASEWORKER_LLM_PRICES", '{"gpt-4o-mini": [0.15, 0.6]}')
+    monkeypatch.setenv("CASEWORKER_LLM_PRICE_INPUT_PER_MTOK", "1.5")
+    assert Settings(model="gpt-4o-mini").llm_price() == (0.15, 0.6)
+    assert Settings(model="other").llm_price() == (1.5, 0.0)
