@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from caseworker.cli_eval import eval_command
 from caseworker.cli_finetune import finetune_app
 from caseworker.settings import Settings
 
@@ -31,6 +32,7 @@ app = typer.Typer(
 ingest_app = typer.Typer(help="Load resolved history, knowledge-base articles or a taxonomy into the data dir.")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(finetune_app, name="finetune")
+app.command("eval")(eval_command)
 llm_app = typer.Typer(help=r"Run a local OpenAI-compatible LLM server (needs the extra: pip install caseworker\[llm]).")
 app.add_typer(llm_app, name="llm")
 

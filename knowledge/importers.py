@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from knowledge.schemas import DEFAULT_TENANT, Ticket, normalise_priority, stable_id
 
+# Issue bodies and ticket threads can exceed the csv module's 128 KiB default per field; they are data, not errors.
+csv.field_size_limit(2**31 - 1)
+
 
 class MappingError(ValueError):
     """A `--map` spec that cannot be understood."""

@@ -1,0 +1,262 @@
+"""Labelled datasets for an eval: a training set (becomes the history) and a test set (triaged).
+
+Two formats:
+
+* **tabular** — CSV / JSONL / JSON read by the importers with the same `--map` specs as
+  `caseworker ingest tickets`; every mapped label is a field to learn and score;
+* **clinc** — one JSON object of splits, ``{"train": [[text, label], ...], "test": ..., "oos_test": ...}``
+  (the CLINC150 layout); rows of the out-of-scope splits are labelled `oos_label`.
+
+Test tickets lose their labels and reply before triage (the graph must never see the answer) and get
+ids of their own, so a test row can never be excluded from retrieval as "the same ticket" as a
+training row with the same content-derived id.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from knowledge.importers import ImportFileError, Reject, parse_mapping, read_tickets
+from knowledge.schemas import Ticket
+
+_SLICE_PREFIX = "__slice__"
+#: Stands in for a reply on training tickets that have none: retrieval only searches resolved tickets.
+RESOLVED_PLACEHOLDER = "(labelled in the eval training set; no reply recorded)"
+
+
+class DatasetError(Exception):
+    """A dataset that cannot be used at all (missing file, no labels, bad split names)."""
+
+
+class DatasetSpec(BaseModel):
+    """Where the labelled tickets are and how to read them (CLI options and suite TOML both build one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["auto", "tabular", "clinc"] = "auto"
+    train: Path
+    #: Omitted for tabular data: `test_fraction` of the training file is held out (stratified).
+    test: Path | None = None
+    map: list[str] = Field(default_factory=list)
+    #: CLINC-style JSON: the label name, the splits to use, and whether oos_train joins the training set.
+    label: str = "intent"
+    train_splits: list[str] = Field(default_factory=lambda: ["train"])
+    test_splits: list[str] = Field(default_factory=lambda: ["test"])
+    oos_test_splits: list[str] = Field(default_factory=lambda: ["oos_test"])
+    oos_train_splits: list[str] = Field(default_factory=list)
+    #: The label value meaning "out of scope" (test rows with it score the novelty flag, not the field).
+    oos_label: str | None = "oos"
+    slices: list[str] = Field(default_factory=list)
+    #: Subsample the training set to this many rows per class of `primary_field` (few-shot runs).
+    #: `primary_field` (default: the first mapped label) also stratifies the held-out test split.
+    per_class: int | None = Field(default=None, ge=1)
+    primary_field: str | None = None
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    limit_test: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    #: A label that says whether the ticket should have been escalated; scored against the decision.
+    escalation_label: str | None = None
+    escalation_values: list[str] = Field(default_factory=lambda: ["1", "true", "yes", "escalate", "escalated"])
+    #: Give reply-less training tickets a placeholder reply so retrieval treats them as resolved history.
+    mark_resolved: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> DatasetSpec:
+        if self.resolved_format() == "tabular" and not self.map:
+            raise ValueError("tabular datasets need a column mapping (--map text=COLUMN --map LABEL=COLUMN)")
+        return self
+
+    def resolved_format(self) -> Literal["tabular", "clinc"]:
+        if self.format != "auto":
+            return self.format
+        return "clinc" if self.train.suffix.lower() == ".json" and self.test is None and not self.map else "tabular"
+
+
+@dataclass
+class TestCase:
+    ticket: Ticket  # labels and reply removed, id unique within the run
+    truth: dict[str, str]
+    source_id: str
+    slices: dict[str, str] = field(default_factory=dict)
+    out_of_scope: bool = False
+    should_escalate: bool | None = None
+
+
+@dataclass
+class EvalDataset:
+    train: list[Ticket]
+    test: list[TestCase]
+    fields: list[str]
+    rejects: list[Reject] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def known_labels(self, name: str) -> set[str]:
+        return {t.labels[name] for t in self.train if name in t.labels} | {
+            c.truth[name] for c in self.test if name in c.truth
+        }
+
+
+def load_dataset(spec: DatasetSpec) -> EvalDataset:
+    for path in (spec.train, spec.test):
+        if path is not None and not path.is_file():
+            raise DatasetError(f"{path}: no such file")
+    if spec.resolved_format() == "clinc":
+        train, test_rows, notes, rejects = _load_clinc(spec)
+    else:
+        train, test_rows, notes, rejects = _load_tabular(spec)
+    if spec.per_class is not None:
+        train, note = _per_class(train, spec)
+        notes.append(note)
+    fields = sorted({name for t in train for name in t.labels})
+    if spec.escalation_label:
+        fields = [f for f in fields if f != spec.escalation_label]
+    if not fields:
+        raise DatasetError("the training set has no labels: map at least one label (e.g. --map queue=queue)")
+    if spec.mark_resolved:
+        missing = sum(not t.is_resolved for t in train)
+        if missing:
+            train = [t if t.is_resolved else t.model_copy(update={"reply": RESOLVED_PLACEHOLDER}) for t in train]
+            notes.append(
+                f"{missing} training tickets had no reply and were marked resolved with a placeholder, "
+                "so retrieval (which only searches resolved tickets) can use them"
+            )
+    if spec.escalation_label:
+        # The escalation truth is scored against the decision, never learned as a field.
+        train = [_without_label(t, spec.escalation_label) for t in train]
+    if spec.limit_test is not None and len(test_rows) > spec.limit_test:
+        rng = random.Random(spec.seed)
+        test_rows = sorted(rng.sample(test_rows, spec.limit_test), key=lambda t: t.id)
+        notes.append(f"test set limited to a random {spec.limit_test} rows (seed {spec.seed})")
+    test = [_test_case(i, ticket, spec) for i, ticket in enumerate(test_rows)]
+    return EvalDataset(train=train, test=test, fields=fields, rejects=rejects, notes=notes)
+
+
+def _without_label(ticket: Ticket, name: str) -> Ticket:
+    return ticket.model_copy(update={"labels": {k: v for k, v in ticket.labels.items() if k != name}})
+
+
+def _test_case(index: int, ticket: Ticket, spec: DatasetSpec) -> TestCase:
+    truth = dict(ticket.labels)
+    slices = {name: truth.pop(_SLICE_PREFIX + name, "") for name in spec.slices}
+    should_escalate = None
+    if spec.escalation_label:
+        raw = truth.pop(spec.escalation_label, None)
+        should_escalate = None if raw is None else raw.strip().lower() in {v.lower() for v in spec.escalation_values}
+    out_of_scope = spec.oos_label is not None and spec.oos_label in truth.values()
+    clean = ticket.model_copy(update={"id": f"eval-{index:06d}", "labels": {}, "reply": None})
+    return TestCase(clean, truth, ticket.id, slices, out_of_scope, should_escalate)
+
+
+def _strip_slices(ticket: Ticket) -> Ticket:
+    labels = {k: v for k, v in ticket.labels.items() if not k.startswith(_SLICE_PREFIX)}
+    return ticket.model_copy(update={"labels": labels})
+
+
+def _load_tabular(spec: DatasetSpec) -> tuple[list[Ticket], list[Ticket], list[str], list[Reject]]:
+    # Slice columns ride along as prefixed labels, so rows the importer rejects drop their slice too.
+    specs = [*spec.map, *(f"{_SLICE_PREFIX}{name}={name}" for name in spec.slices)]
+    mapping = parse_mapping(specs)
+    train_report = read_tickets(spec.train, mapping)
+    notes: list[str] = []
+    rejects = list(train_report.rejects)
+    if spec.test is not None:
+        test_report = read_tickets(spec.test, mapping)
+        rejects.extend(test_report.rejects)
+        train_tickets, test_tickets = train_report.tickets, test_report.tickets
+    else:
+        field_name = spec.primary_field or _first_label(mapping.labels)
+        train_tickets, test_tickets = stratified_split(train_report.tickets, field_name, spec.test_fraction, spec.seed)
+        notes.append(
+            f"no test file: a stratified {spec.test_fraction:.0%} of {spec.train.name} by {field_name!r} "
+            f"is held out (seed {spec.seed})"
+        )
+    if rejects:
+        notes.append(f"{len(rejects)} rows rejected by the importer (listed in rejects.txt)")
+    return [_strip_slices(t) for t in train_tickets], test_tickets, notes, rejects
+
+
+def _first_label(labels: dict[str, str]) -> str:
+    names = [n for n in labels if not n.startswith(_SLICE_PREFIX)]
+    if not names:
+        raise DatasetError("the mapping names no label column")
+    return names[0]
+
+
+def stratified_split(
+    tickets: list[Ticket], field_name: str, fraction: float, seed: int
+) -> tuple[list[Ticket], list[Ticket]]:
+    """Per class, a seeded `fraction` goes to test; a class with one row stays in training only."""
+    groups: dict[str, list[Ticket]] = defaultdict(list)
+    for ticket in tickets:
+        groups[ticket.labels.get(field_name, "")].append(ticket)
+    rng = random.Random(seed)
+    train: list[Ticket] = []
+    test: list[Ticket] = []
+    for label in sorted(groups):
+        members = groups[label][:]
+        rng.shuffle(members)
+        k = 0 if len(members) < 2 else min(max(round(len(members) * fraction), 1), len(members) - 1)
+        test.extend(members[:k])
+        train.extend(members[k:])
+    order = {id(t): i for i, t in enumerate(tickets)}
+    return sorted(train, key=lambda t: order[id(t)]), sorted(test, key=lambda t: order[id(t)])
+
+
+def _per_class(train: list[Ticket], spec: DatasetSpec) -> tuple[list[Ticket], str]:
+    field_name = spec.primary_field or (spec.label if spec.resolved_format() == "clinc" else None)
+    if field_name is None:
+        field_name = _first_label(parse_mapping(spec.map).labels)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, ticket in enumerate(train):
+        groups[ticket.labels.get(field_name, "")].append(i)
+    rng = random.Random(spec.seed)
+    keep: set[int] = set()
+    for label in sorted(groups):
+        rows = groups[label]
+        keep.update(rows if len(rows) <= (spec.per_class or 0) else rng.sample(rows, spec.per_class or 0))
+    picked = [t for i, t in enumerate(train) if i in keep]
+    return picked, f"training set subsampled to {spec.per_class} rows per {field_name!r} class (seed {spec.seed})"
+
+
+def _load_clinc(spec: DatasetSpec) -> tuple[list[Ticket], list[Ticket], list[str], list[Reject]]:
+    try:
+        data = json.loads(spec.train.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ImportFileError(spec.train, f"cannot read CLINC-style JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DatasetError(f"{spec.train}: expected an object of splits, e.g. {{'train': [[text, label], ...]}}")
+    wanted = [*spec.train_splits, *spec.test_splits, *spec.oos_test_splits, *spec.oos_train_splits]
+    missing = [s for s in wanted if s not in data]
+    if missing:
+        raise DatasetError(f"{spec.train}: split(s) {', '.join(missing)} not found (has: {', '.join(data)})")
+    rejects: list[Reject] = []
+
+    def rows(splits: list[str], oos: bool) -> list[Ticket]:
+        out = []
+        for split in splits:
+            for i, item in enumerate(data[split]):
+                if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+                    rejects.append(Reject(str(spec.train), i + 1, split, "expected [text, label]"))
+                    continue
+                text, label = item
+                label = spec.oos_label if oos and spec.oos_label else label
+                if not text.strip():
+                    rejects.append(Reject(str(spec.train), i + 1, split, "empty text"))
+                    continue
+                out.append(Ticket(id=f"{split}-{i}", subject="", body=text, labels={spec.label: label}))
+        return out
+
+    train = rows(spec.train_splits, False) + rows(spec.oos_train_splits, True)
+    test = rows(spec.test_splits, False) + rows(spec.oos_test_splits, True)
+    notes = [
+        f"CLINC-style JSON: train = {' + '.join(spec.train_splits + spec.oos_train_splits)}, "
+        f"test = {' + '.join(spec.test_splits + spec.oos_test_splits)}"
+    ]
+    return train, test, notes, rejects

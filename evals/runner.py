@@ -1,0 +1,317 @@
+"""Runs one eval: an isolated temporary store, history = the training set, the local model trained on
+it, every test ticket triaged through the real graph (a few threads), baselines on the same split.
+
+The runner only executes and records; `evals.report` turns the records into metrics and files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.graph import triage
+from agent.schemas import TriageResult
+from agent.text import model_text
+from caseworker.settings import Settings
+from caseworker.workspace import Workspace
+from evals.baselines import BASELINES, BaselinePredictions, majority, tfidf_lr
+from evals.datasets import DatasetSpec, EvalDataset, TestCase, load_dataset
+from knowledge.embeddings import Embedder
+
+#: Settings an eval must not take from a suite: the run owns its data dir.
+_RUN_OWNED_SETTINGS = {"data_dir"}
+
+
+class RunConfig(BaseModel):
+    """One eval run. Built from CLI options or a suite TOML (evals.suites)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "eval"
+    dataset: DatasetSpec
+    #: Overrides for caseworker Settings (thresholds such as novelty_similarity, k_tickets, mode).
+    settings: dict[str, Any] = Field(default_factory=dict)
+    workers: int = Field(default=3, ge=1, le=16)
+    target_accuracy: float = Field(default=0.95, gt=0, le=1)
+    baselines: bool = True
+    kb: Path | None = None
+    taxonomy: Path | None = None
+    #: Directory of cached embeddings (keyed by text hash): re-runs after a model change skip embedding.
+    embedding_cache: Path | None = None
+    #: Keep the eval's data dir here instead of a temporary directory (for inspecting results).
+    store_dir: Path | None = None
+    bootstrap: int = Field(default=1000, ge=0)
+    seed: int = 0
+
+
+class Hooks(Protocol):
+    """What the runner reports while it works (the CLI shows Rich progress bars)."""
+
+    def stage(self, description: str, total: int | None) -> Callable[[int], None]: ...
+
+    def message(self, text: str) -> None: ...
+
+
+class QuietHooks:
+    def stage(self, description: str, total: int | None) -> Callable[[int], None]:
+        return lambda _n: None
+
+    def message(self, text: str) -> None:
+        return None
+
+
+@dataclass
+class Outcome:
+    """One triaged test ticket, reduced to what scoring needs."""
+
+    case: TestCase
+    predicted: dict[str, tuple[str, float]]  # field -> (value, confidence)
+    action: str | None
+    reason: str | None
+    novel: bool
+    max_similarity: float
+    latency_ms: float
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    ticket_tokens: int = 0
+    error: str | None = None
+
+
+@dataclass
+class RunRecord:
+    config: RunConfig
+    dataset: EvalDataset
+    settings: dict[str, Any]
+    outcomes: list[Outcome]
+    #: baseline name -> field -> predictions for the scored rows of that field (in `outcomes` order)
+    baselines: dict[str, dict[str, BaselinePredictions]]
+    model_version: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class CachedEmbedder:
+    """Wraps an embedder with a per-text vector cache on disk (one .npz per embedding model).
+
+    Thread-safe: the graph embeds one ticket per call from several worker threads.
+    """
+
+    def __init__(self, inner: Embedder, directory: Path) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"{hashlib.sha256(self.model_id.encode()).hexdigest()[:12]}.npz"
+        self._lock = threading.Lock()
+        self._vectors: dict[str, np.ndarray] = {}
+        self._dirty = False
+        if self.path.is_file():
+            with np.load(self.path) as stored:
+                self._vectors = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [self._key(t) for t in texts]
+        with self._lock:
+            missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}
+        if missing:
+            vectors = self.inner.embed(list(missing.values()))
+            with self._lock:
+                self._vectors.update(zip(missing, vectors, strict=True))
+                self._dirty = True
+        with self._lock:
+            if not keys:
+                return np.zeros((0, 384), dtype=np.float32)
+            return np.vstack([self._vectors[k] for k in keys]).astype(np.float32)
+
+    def save(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            keys = np.array(list(self._vectors), dtype="U24")
+            vectors = np.vstack(list(self._vectors.values())).astype(np.float32)
+            self._dirty = False
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=keys, vectors=vectors)
+        os.replace(tmp, self.path)
+
+
+@contextmanager
+def _data_dir(config: RunConfig) -> Iterator[Path]:
+    if config.store_dir is not None:
+        config.store_dir.mkdir(parents=True, exist_ok=True)
+        if any(config.store_dir.iterdir()):
+            raise ValueError(f"{config.store_dir} is not empty: an eval store must start empty")
+        yield config.store_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="caseworker-eval-") as tmp:
+        yield Path(tmp)
+
+
+def _outcome(case: TestCase, result: TriageResult, fields: Sequence[str]) -> Outcome:
+    predictions = result.classification.predictions()
+    return Outcome(
+        case=case,
+        predicted={f: (predictions[f].value, predictions[f].confidence) for f in fields if f in predictions},
+        action=str(result.decision.action),
+        reason=str(result.decision.reason),
+        novel=result.evidence.novel,
+        max_similarity=max(result.evidence.max_ticket_similarity, result.evidence.max_kb_similarity),
+        latency_ms=result.meta.latency_ms,
+        tokens_in=result.meta.tokens_in,
+        tokens_out=result.meta.tokens_out,
+        cost_usd=result.meta.cost_usd,
+        ticket_tokens=result.meta.ticket_tokens,
+    )
+
+
+def _triage_all(
+    workspace: Workspace, dataset: EvalDataset, workers: int, advance: Callable[[int], None]
+) -> list[Outcome]:
+    context = workspace.context()
+    outcomes: list[Outcome | None] = [None] * len(dataset.test)
+    if dataset.test:
+        # The first triage loads the language-id model, tokenizer and compiles the graph (seconds); a
+        # throw-away warm-up keeps that one-off cost out of the latency percentiles.
+        warm = dataset.test[0].ticket
+        triage(warm.model_copy(update={"id": "eval-warm-up"}), context)
+
+    def one(index: int) -> Outcome:
+        case = dataset.test[index]
+        started = time.perf_counter()
+        try:
+            return _outcome(case, triage(case.ticket, context), dataset.fields)
+        except Exception as exc:  # one broken ticket is a scored failure, not a crashed eval
+            latency = (time.perf_counter() - started) * 1000
+            return Outcome(case, {}, None, None, False, 0.0, latency, error=f"{type(exc).__name__}: {exc}")
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eval-triage") as pool:
+        futures = {pool.submit(one, i): i for i in range(len(dataset.test))}
+        for future in as_completed(futures):
+            outcomes[futures[future]] = future.result()
+            advance(1)
+    return [o for o in outcomes if o is not None]
+
+
+def scored_rows(outcomes: Sequence[Outcome], name: str) -> list[int]:
+    """Indices of outcomes that score field `name`: labelled for it and not out of scope."""
+    return [i for i, o in enumerate(outcomes) if name in o.case.truth and not o.case.out_of_scope]
+
+
+def _baselines(
+    dataset: EvalDataset, outcomes: Sequence[Outcome], seed: int
+) -> dict[str, dict[str, BaselinePredictions]]:
+    out: dict[str, dict[str, BaselinePredictions]] = {name: {} for name in BASELINES}
+    for name in dataset.fields:
+        train = [t for t in dataset.train if name in t.labels]
+        rows = scored_rows(outcomes, name)
+        if not train or not rows:
+            continue
+        labels = [t.labels[name] for t in train]
+        texts = [model_text(t.subject, t.body) for t in train]
+        test_texts = [model_text(outcomes[i].case.ticket.subject, outcomes[i].case.ticket.body) for i in rows]
+        out["majority"][name] = majority(labels, len(rows))
+        out["tfidf_lr"][name] = tfidf_lr(texts, labels, test_texts, seed=seed)
+    return out
+
+
+def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
+    hooks = hooks or QuietHooks()
+    timings: dict[str, float] = {}
+    overrides = {k: v for k, v in config.settings.items() if k not in _RUN_OWNED_SETTINGS}
+    # Settings ignores unknown names (environment hygiene); in an eval a misspelt threshold must fail.
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:
+        allowed = ", ".join(sorted(set(Settings.model_fields) - _RUN_OWNED_SETTINGS))
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)} (known: {allowed})")
+    started = time.perf_counter()
+    dataset = load_dataset(config.dataset)
+    timings["load"] = time.perf_counter() - started
+    hooks.message(
+        f"{len(dataset.train)} training / {len(dataset.test)} test tickets; fields: {', '.join(dataset.fields)}"
+    )
+    notes = list(dataset.notes)
+    with _data_dir(config) as data_dir:
+        settings = Settings(data_dir=data_dir, **overrides)
+        workspace = Workspace(settings)
+        cache: CachedEmbedder | None = None
+        if config.embedding_cache is not None:
+            cache = CachedEmbedder(workspace.embedder, config.embedding_cache)
+            # Workspace.embedder is a cached_property: setting it first makes the store and retriever use the cache.
+            workspace.embedder = cache  # type: ignore[misc]
+        try:
+            phase = time.perf_counter()
+            if config.taxonomy is not None:
+                workspace.install_taxonomy(config.taxonomy)
+            if config.kb is not None:
+                from knowledge.kb_importer import read_kb
+
+                kb = read_kb(config.kb)
+                workspace.ingest_kb(kb.articles, progress=hooks.stage("Embedding KB", None))
+            workspace.ingest_tickets(dataset.train, progress=hooks.stage("Ingesting training set", len(dataset.train)))
+            timings["ingest"] = time.perf_counter() - phase
+
+            phase = time.perf_counter()
+            hooks.stage("Training the local model", None)
+
+            def on_train(message: str) -> None:
+                hooks.message(f"  {message}")
+
+            model = workspace.train(progress=on_train)
+            timings["train"] = time.perf_counter() - phase
+
+            phase = time.perf_counter()
+            if cache is not None:
+                # Batches embed ~3x faster than the graph's one-at-a-time calls; with a cache, embed the
+                # test set up front so the graph finds it cached (its latency then excludes embedding).
+                texts = [model_text(c.ticket.subject, c.ticket.body) for c in dataset.test]
+                embed_progress = hooks.stage("Embedding test set", len(texts))
+                for start in range(0, len(texts), 64):
+                    cache.embed(texts[start : start + 64])
+                    embed_progress(len(texts[start : start + 64]))
+                notes.append("embeddings came from the cache: per-ticket latency excludes embedding the ticket")
+                timings["embed_test"] = time.perf_counter() - phase
+                phase = time.perf_counter()
+            outcomes = _triage_all(
+                workspace, dataset, config.workers, hooks.stage("Triaging test set", len(dataset.test))
+            )
+            timings["triage"] = time.perf_counter() - phase
+        finally:
+            if cache is not None:
+                cache.save()
+        errors = [o for o in outcomes if o.error]
+        if errors:
+            notes.append(f"{len(errors)} test tickets failed in the graph (first: {errors[0].error})")
+
+    baselines: dict[str, dict[str, BaselinePredictions]] = {}
+    if config.baselines:
+        phase = time.perf_counter()
+        hooks.stage("Training baselines", None)
+        baselines = _baselines(dataset, outcomes, config.seed)
+        timings["baselines"] = time.perf_counter() - phase
+    timings["total"] = time.perf_counter() - started
+    return RunRecord(
+        config=config,
+        dataset=dataset,
+        settings=settings.model_dump(mode="json", exclude={"openai_api_key", "data_dir"}),
+        outcomes=outcomes,
+        baselines=baselines,
+        model_version=model.version,
+        timings_s={k: round(v, 2) for k, v in timings.items()},
+        notes=notes,
+    )
