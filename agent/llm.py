@@ -250,13 +250,7 @@ class LLMClient:
         if not self.breaker.allow():
             raise LLMUnavailable("circuit breaker open: the LLM failed repeatedly, using the local path")
         started = time.perf_counter()
-        retrying = Retrying(
-            retry=retry_if_exception(_is_transient),
-            stop=stop_after_attempt(self.config.max_attempts) | stop_after_delay(self.config.deadline_s),
-            wait=self._wait,
-            sleep=self._sleep,
-            reraise=True,
-        )
+        retrying = self._retrying()
         try:
             for attempt in retrying:
                 with attempt, self._slots:
@@ -293,13 +287,7 @@ class LLMClient:
 
     # --- transport -----------------------------------------------------------------------------
     def _complete(self, messages: list[dict[str, str]], output: type[BaseModel]) -> tuple[_Completion, int]:
-        retrying = Retrying(
-            retry=retry_if_exception(_is_transient),
-            stop=stop_after_attempt(self.config.max_attempts) | stop_after_delay(self.config.deadline_s),
-            wait=self._wait,
-            sleep=self._sleep,
-            reraise=True,
-        )
+        retrying = self._retrying()
         tries = 0
         try:
             for attempt in retrying:
@@ -309,6 +297,16 @@ class LLMClient:
         except openai.APIError as error:
             raise LLMUnavailable(f"{type(error).__name__}: {str(error)[:300]}") from error
         raise LLMUnavailable("no attempt was made")  # pragma: no cover - tenacity always tries once
+
+    def _retrying(self) -> Retrying:
+        """One retry policy for every request: transient errors only, bounded by attempts and deadline."""
+        return Retrying(
+            retry=retry_if_exception(_is_transient),
+            stop=stop_after_attempt(self.config.max_attempts) | stop_after_delay(self.config.deadline_s),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
