@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from agent.llm import LLMClient, LLMError, StructuredReply, ToolTurn
 from prompts.loader import RenderedPrompt, render
 
+T = TypeVar("T", bound=BaseModel)
 _MARGIN_TOKENS = 64  # chat-template overhead the servers add around messages
 
 
@@ -61,6 +62,32 @@ def fit_evidence(llm: LLMClient, fixed: str, items: Sequence[str]) -> list[str]:
         kept.append(item)
         used += cost
     return kept
+
+
+def _ask(
+    llm: LLMClient,
+    usage: LLMUsage,
+    task: str,
+    system: RenderedPrompt,
+    user: RenderedPrompt,
+    output: type[T],
+    ticket_id: str,
+    tenant: str,
+    check: Callable[[T], None] | None = None,
+) -> T:
+    """One structured call of a task, its cost and prompt versions added to the ticket's usage."""
+    reply = llm.structured(
+        task=task,
+        prompt_version=user.version,
+        system=system.text,
+        user=user.text,
+        output=output,
+        check=check,
+        ticket_id=ticket_id,
+        tenant=tenant,
+    )
+    usage.add(reply, system, user)
+    return reply.value
 
 
 # --- classification ------------------------------------------------------------------------------
@@ -117,18 +144,8 @@ def classify_with_llm(
     ]
     kept = fit_evidence(llm, system.text + skeleton.text, rendered)
     user = render("classify", fields=field_text, examples="\n".join(kept) or "(none)", ticket=as_data(ticket_text))
-    output = classification_model(fields)
-    reply = llm.structured(
-        task="classify",
-        prompt_version=user.version,
-        system=system.text,
-        user=user.text,
-        output=output,
-        ticket_id=ticket_id,
-        tenant=tenant,
-    )
-    usage.add(reply, system, user)
-    answers = reply.value.model_dump()
+    value = _ask(llm, usage, "classify", system, user, classification_model(fields), ticket_id, tenant)
+    answers = value.model_dump()
     return {name: (str(answer["value"]), float(answer["confidence"])) for name, answer in answers.items()}
 
 
@@ -247,18 +264,7 @@ def draft_with_llm(
         if unknown:
             raise ValueError(f"citations {unknown} are not among the given sources {sorted(allowed)}")
 
-    reply = llm.structured(
-        task="draft",
-        prompt_version=user.version,
-        system=system.text,
-        user=user.text,
-        output=DraftReply,
-        check=grounded,
-        ticket_id=ticket_id,
-        tenant=tenant,
-    )
-    usage.add(reply, system, user)
-    return reply.value
+    return _ask(llm, usage, "draft", system, user, DraftReply, ticket_id, tenant, check=grounded)
 
 
 # --- escalation brief ----------------------------------------------------------------------------
@@ -273,14 +279,4 @@ def brief_with_llm(
 ) -> EscalationBrief:
     system = render("escalate_system")
     user = render("escalate", reason=reason, ticket=as_data(ticket_text))
-    reply = llm.structured(
-        task="escalate",
-        prompt_version=user.version,
-        system=system.text,
-        user=user.text,
-        output=EscalationBrief,
-        ticket_id=ticket_id,
-        tenant=tenant,
-    )
-    usage.add(reply, system, user)
-    return reply.value
+    return _ask(llm, usage, "escalate", system, user, EscalationBrief, ticket_id, tenant)

@@ -147,6 +147,7 @@ class Workspace:
             raise LLMConfigError(f"mode {s.mode!r} needs a model: set CASEWORKER_MODEL (and OPENAI_BASE_URL)")
         if not s.openai_base_url and s.openai_api_key is None:
             raise LLMConfigError(f"mode {s.mode!r} needs OPENAI_BASE_URL (a local server) or OPENAI_API_KEY")
+        price_in, price_out = s.llm_price()
         config = LLMConfig(
             model=s.model,
             base_url=s.openai_base_url,
@@ -159,7 +160,7 @@ class Workspace:
             max_output_tokens=s.llm_max_output_tokens,
             breaker_threshold=s.llm_breaker_threshold,
             breaker_cooldown_s=s.llm_breaker_cooldown_s,
-            price=Price(input_per_mtok=s.llm_price()[0], output_per_mtok=s.llm_price()[1]),
+            price=Price(input_per_mtok=price_in, output_per_mtok=price_out),
         )
         history = self.history
         return LLMClient(
