@@ -53,6 +53,44 @@ class Settings(BaseSettings):
     llm_price_input_per_mtok: float = Field(default=0.0, ge=0)
     llm_price_output_per_mtok: float = Field(default=0.0, ge=0)
 
+    # Service (caseworker serve / worker)
+    #: Bearer token for the review API and page; unset means serve refuses any host but 127.0.0.1.
+    api_token: SecretStr | None = None
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000, description="Larger webhook bodies get 413.")
+    webhook_tolerance_s: int = Field(default=300, ge=1, description="Older signed timestamps are rejected.")
+    #: Per-source webhook secrets; a source whose secret is unset has no route (404).
+    zendesk_secret: SecretStr | None = None
+    intercom_secret: SecretStr | None = None
+    jira_secret: SecretStr | None = None
+    freshdesk_secret: SecretStr | None = None
+    freshdesk_secret_header: str = "X-Caseworker-Secret"
+    webhook_secret: SecretStr | None = None
+    job_max_attempts: int = Field(default=5, ge=1, description="A job failing this often becomes dead.")
+    job_lease_s: float = Field(default=120.0, gt=0, description="A running job whose lease lapses is retried.")
+    job_retry_base_s: float = Field(default=5.0, ge=0, description="Backoff before retrying a failed job.")
+    worker_poll_s: float = Field(default=0.5, gt=0)
+
+    # Write-back to the helpdesk: dry-run (logged to the audit, nothing sent) unless <source>_writeback is on.
+    zendesk_writeback: bool = False
+    zendesk_url: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: SecretStr | None = None
+    #: Zendesk custom field ids to fill, as JSON {"category": 360001, "priority": 360002}.
+    zendesk_field_ids: dict[str, int] = Field(default_factory=dict)
+    intercom_writeback: bool = False
+    intercom_url: str = "https://api.intercom.io"
+    intercom_access_token: SecretStr | None = None
+    intercom_admin_id: str | None = None
+    jira_writeback: bool = False
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: SecretStr | None = None
+    freshdesk_writeback: bool = False
+    freshdesk_url: str | None = None
+    freshdesk_api_key: SecretStr | None = None
+    writeback_timeout_s: float = Field(default=15.0, gt=0)
+    writeback_max_attempts: int = Field(default=5, ge=1)
+
     def llm_price(self) -> tuple[float, float]:
         return self.llm_prices.get(self.model or "", (self.llm_price_input_per_mtok, self.llm_price_output_per_mtok))
 
@@ -67,6 +105,10 @@ class Settings(BaseSettings):
     @property
     def model_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def checkpoints_path(self) -> Path:
+        return self.data_dir / "checkpoints.sqlite3"
 
     @property
     def taxonomy_path(self) -> Path:
