@@ -1,20 +1,21 @@
-"""The triage graph, wiring only: prepare → retrieve → classify → decide → draft | escalate → record."""
+"""The triage graph, wiring only: prepare → retrieve → classify → decide → draft | escalate → record
+(→ await_review → apply_review in the service)."""
 
 from __future__ import annotations
 
 from functools import cache
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from agent import nodes
+from agent import nodes, review
 from agent.schemas import TriageResult
 from agent.state import TriageContext, TriageState
 from knowledge.schemas import Ticket
 
 
-@cache
-def build_graph() -> CompiledStateGraph:
+def _triage_steps() -> StateGraph:
     graph = StateGraph(TriageState, context_schema=TriageContext)
     graph.add_node("prepare", nodes.prepare)
     graph.add_node("retrieve", nodes.retrieve)
@@ -30,8 +31,26 @@ def build_graph() -> CompiledStateGraph:
     graph.add_conditional_edges("decide", nodes.route_after_decision, {"draft": "draft", "escalate": "escalate"})
     graph.add_edge("draft", "record")
     graph.add_edge("escalate", "record")
+    return graph
+
+
+@cache
+def build_graph() -> CompiledStateGraph:
+    """The batch graph (CLI, evals): triage and record, no pause."""
+    graph = _triage_steps()
     graph.add_edge("record", END)
     return graph.compile()
+
+
+def build_service_graph(checkpointer: BaseCheckpointSaver) -> CompiledStateGraph:
+    """The service graph: after `record`, a draft that needs a human waits (interrupt) for a review."""
+    graph = _triage_steps()
+    graph.add_node("await_review", review.await_review)
+    graph.add_node("apply_review", review.apply_review)
+    graph.add_conditional_edges("record", review.route_after_record, {"await_review": "await_review", END: END})
+    graph.add_edge("await_review", "apply_review")
+    graph.add_edge("apply_review", END)
+    return graph.compile(checkpointer=checkpointer)
 
 
 def triage(ticket: Ticket, context: TriageContext) -> TriageResult:

@@ -18,6 +18,7 @@ from agent.schemas import Action, Evidence, FieldPrediction, KBHit, Meta, Simila
 from agent.signals import detect_signals
 from agent.state import TriageContext, TriageState
 from agent.text import clean_text, detect_language, model_text
+from agent.writeback_plan import triage_writebacks
 from knowledge.embeddings import MODEL_ID as EMBEDDING_MODEL_ID
 from knowledge.tokens import count_tokens
 from tools.customer import customer_context
@@ -275,6 +276,8 @@ def record(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any
         ),
     )
     payload = result.model_dump(mode="json")
+    job = state.get("job")
+    needs_review = job is not None and result.decision.action == Action.DRAFT_FOR_REVIEW
     ctx.history.record_result(
         payload,
         audit_detail={
@@ -288,5 +291,9 @@ def record(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any
             "signals": [str(s) for s in state["signals"]],
             "timings_ms": state.get("timings_ms") or {},
         },
+        job=job,
+        review_subject=ticket.subject if needs_review else None,
+        follow_ups=triage_writebacks(ticket, result, job.job_id) if job is not None else (),
+        max_attempts=ctx.job_max_attempts,
     )
     return {"result": result}

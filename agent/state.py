@@ -12,6 +12,8 @@ from agent.policy import PolicyConfig
 from agent.schemas import Classification, Decision, Draft, Escalation, Evidence, Sla, TriageResult
 from agent.signals import Signal
 from knowledge.history import History
+from knowledge.jobs import JobLease
+from knowledge.reviews import ReviewDecision
 from knowledge.schemas import Ticket
 from knowledge.taxonomy import Taxonomy
 from tools.customer import CustomerContext
@@ -47,10 +49,15 @@ class TriageContext:
     k_kb: int = 3
     signoff: str = "The Support Team"
     clock: Callable[[], datetime] = _utcnow
+    #: Attempts a write-back job queued by this run gets before it is dead (service runs only).
+    job_max_attempts: int = 5
 
 
 class TriageState(TypedDict, total=False):
     ticket: Ticket
+    #: Set when a service worker runs the graph for a queued job: `record` completes that job.
+    job: JobLease
+    review: ReviewDecision
     started: float
     now: datetime
     clean_text: str

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from caseworker.cli_eval import eval_command
 from caseworker.cli_finetune import finetune_app
+from caseworker.cli_service import jobs_app, serve_command, worker_command
 from caseworker.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ ingest_app = typer.Typer(help="Load resolved history, knowledge-base articles or
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(finetune_app, name="finetune")
 app.command("eval")(eval_command)
+app.command("serve")(serve_command)
+app.command("worker")(worker_command)
+app.add_typer(jobs_app, name="jobs")
 llm_app = typer.Typer(help=r"Run a local OpenAI-compatible LLM server (needs the extra: pip install caseworker\[llm]).")
 app.add_typer(llm_app, name="llm")
 

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from knowledge.jobs import JOBS_SCHEMA, JobLease, NewJob, complete_job, insert_job
+from knowledge.reviews import REVIEWS_SCHEMA, insert_review
 from knowledge.schemas import Ticket
 
 _SCHEMA = """
@@ -49,6 +51,7 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_ticket ON audit (tenant, ticket_id);
+CREATE INDEX IF NOT EXISTS audit_event ON audit (event);
 """
 
 
@@ -81,13 +84,23 @@ class History:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA)
+        self._conn.executescript(_SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        # Data dirs created before the service existed have results without a job column.
+        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(results)")}
+        if "job_id" not in columns:
+            self._conn.execute("ALTER TABLE results ADD COLUMN job_id TEXT")
+        # One result per job, enforced by the database: the last guard against a duplicate delivery.
+        self._conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_job ON results (job_id)")
 
     def close(self) -> None:
         self._conn.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE) on the shared connection; other stores join it."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -96,6 +109,14 @@ class History:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchone()
 
     # --- tickets -------------------------------------------------------------------------------
     def changes(self, tickets: Sequence[Ticket]) -> tuple[UpsertCounts, list[Ticket]]:
@@ -119,25 +140,30 @@ class History:
 
     def upsert_tickets(self, tickets: Sequence[Ticket]) -> None:
         """Insert or replace by (tenant, id), all in one transaction."""
-        with self._transaction() as conn:
-            for ticket in tickets:
-                conn.execute(
-                    "INSERT INTO tickets (tenant, id, customer_id, created_at, resolved, content_hash, data, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
-                    "customer_id = excluded.customer_id, created_at = excluded.created_at, "
-                    "resolved = excluded.resolved, content_hash = excluded.content_hash, "
-                    "data = excluded.data, updated_at = excluded.updated_at",
-                    (
-                        ticket.tenant,
-                        ticket.id,
-                        ticket.customer.id if ticket.customer else None,
-                        _iso(ticket.created_at),
-                        int(ticket.is_resolved),
-                        ticket.content_hash(),
-                        ticket.model_dump_json(),
-                        _now(),
-                    ),
-                )
+        with self.transaction() as conn:
+            self.upsert_tickets_in(conn, tickets)
+
+    @staticmethod
+    def upsert_tickets_in(conn: sqlite3.Connection, tickets: Sequence[Ticket]) -> None:
+        """The upsert inside a transaction the caller holds."""
+        for ticket in tickets:
+            conn.execute(
+                "INSERT INTO tickets (tenant, id, customer_id, created_at, resolved, content_hash, data, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
+                "customer_id = excluded.customer_id, created_at = excluded.created_at, "
+                "resolved = excluded.resolved, content_hash = excluded.content_hash, "
+                "data = excluded.data, updated_at = excluded.updated_at",
+                (
+                    ticket.tenant,
+                    ticket.id,
+                    ticket.customer.id if ticket.customer else None,
+                    _iso(ticket.created_at),
+                    int(ticket.is_resolved),
+                    ticket.content_hash(),
+                    ticket.model_dump_json(),
+                    _now(),
+                ),
+            )
 
     def get_ticket(self, tenant: str, ticket_id: str) -> Ticket | None:
         with self._lock:
@@ -175,19 +201,34 @@ class History:
             return int(self._conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
 
     # --- results and audit -----------------------------------------------------------------------
-    def record_result(self, result: dict[str, Any], audit_detail: dict[str, Any]) -> int:
-        """Store a TriageResult (as JSON-ready dict) and its audit row in one transaction."""
-        with self._transaction() as conn:
+    def record_result(
+        self,
+        result: dict[str, Any],
+        audit_detail: dict[str, Any],
+        job: JobLease | None = None,
+        review_subject: str | None = None,
+        follow_ups: Sequence[NewJob] = (),
+        max_attempts: int = 5,
+    ) -> int:
+        """Store a TriageResult (as JSON-ready dict) and its audit row in one transaction.
+
+        With a job lease, the same transaction completes the job (raising LeaseLost, and storing
+        nothing, if another worker took it), opens a review when `review_subject` is given, and
+        enqueues the follow-up jobs (write-back).
+        """
+        with self.transaction() as conn:
             cursor = conn.execute(
-                "INSERT INTO results (tenant, ticket_id, triaged_at, action, data) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO results (tenant, ticket_id, triaged_at, action, data, job_id) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     result["tenant"],
                     result["ticket_id"],
                     result["triaged_at"],
                     result["decision"]["action"],
                     json.dumps(result, sort_keys=True),
+                    job.job_id if job else None,
                 ),
             )
+            seq = int(cursor.lastrowid or 0)
             conn.execute(
                 "INSERT INTO audit (at, tenant, ticket_id, event, detail) VALUES (?, ?, ?, ?, ?)",
                 (
@@ -198,10 +239,22 @@ class History:
                     json.dumps(audit_detail, sort_keys=True),
                 ),
             )
-            return int(cursor.lastrowid or 0)
+            if job is not None:
+                meta = result.get("meta") or {}
+                complete_job(conn, job, seq, meta.get("latency_ms"), meta.get("llm_calls"))
+                if review_subject is not None:
+                    insert_review(conn, job.job_id, seq, result, review_subject)
+                clock = datetime.now(UTC).timestamp()
+                for new in follow_ups:
+                    insert_job(conn, new, max_attempts, clock)
+            return seq
+
+    def result_by_seq(self, seq: int) -> dict[str, Any] | None:
+        row = self.query_one("SELECT data FROM results WHERE seq = ?", (seq,))
+        return json.loads(row["data"]) if row else None
 
     def audit(self, event: str, detail: dict[str, Any], tenant: str = "default", ticket_id: str | None = None) -> None:
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO audit (at, tenant, ticket_id, event, detail) VALUES (?, ?, ?, ?, ?)",
                 (_now(), tenant, ticket_id, event, json.dumps(detail, sort_keys=True)),

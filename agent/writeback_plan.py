@@ -1,0 +1,98 @@
+"""What a triage or a review asks the helpdesk to do, as queued write-back jobs.
+
+The jobs are planned here and stored in the same transaction as the result or the review decision, so
+a crash can't lose them; a worker sends them later (tools.helpdesk), dry-run unless a source opts in.
+"""
+
+from __future__ import annotations
+
+from agent.schemas import Action, TriageResult
+from knowledge.jobs import NewJob
+from knowledge.schemas import Ticket
+from prompts.loader import render
+from tools.helpdesk.actions import WriteBackAction, triage_tags
+
+_HELPDESKS = ("zendesk", "intercom", "jira", "freshdesk")
+
+
+def helpdesk_of(ticket: Ticket) -> tuple[str, str] | None:
+    """(source, the helpdesk's own id) for tickets that came from a helpdesk webhook, else None."""
+    source, external_id = ticket.extra.get("source"), ticket.extra.get("external_id")
+    if source in _HELPDESKS and external_id:
+        return str(source), str(external_id)
+    return None
+
+
+def result_labels(result: TriageResult) -> dict[str, str]:
+    c = result.classification
+    fields = {"queue": c.queue, "category": c.category, "priority": c.priority, "type": c.type,
+              "sentiment": c.sentiment, "churn_risk": c.churn_risk, **c.custom}  # fmt: skip
+    return {name: str(p.value) for name, p in fields.items() if p is not None and p.value is not None}
+
+
+def triage_note(result: TriageResult) -> str:
+    labels = result_labels(result)
+    if result.escalation is not None:
+        e = result.escalation
+        details = f"Escalate to {e.suggested_team}: {e.summary}\n\n{e.context_for_agent}"
+    elif result.draft is not None:
+        heading = "Reply sent" if result.decision.action == Action.AUTO_RESOLVE else "Suggested reply (awaiting review)"
+        details = f"{heading}:\n\n{result.draft.body}"
+    else:
+        details = ""
+    return render(
+        "writeback_note",
+        action=result.decision.action.value,
+        reason=result.decision.reason.value,
+        explanation=result.decision.explanation,
+        queue=labels.get("queue", "-"),
+        category=labels.get("category", "-"),
+        priority=labels.get("priority", "-"),
+        sentiment=labels.get("sentiment", "-"),
+        churn_risk=labels.get("churn_risk", "-"),
+        first_response_due=result.sla.first_response_due.isoformat(timespec="minutes"),
+        at_risk=" (at risk)" if result.sla.at_risk else "",
+        details=details,
+    ).text
+
+
+def _job(action: WriteBackAction, key: str) -> NewJob:
+    return NewJob(
+        kind="writeback",
+        source=action.source,
+        delivery_id=f"writeback:{key}:{action.kind}",
+        tenant=action.tenant,
+        ticket_id=action.ticket_id,
+        payload=action.model_dump_json(),
+    )
+
+
+def triage_writebacks(ticket: Ticket, result: TriageResult, job_id: str) -> list[NewJob]:
+    """The internal note, tags and fields for every triaged helpdesk ticket; the reply too when auto-resolved."""
+    target = helpdesk_of(ticket)
+    if target is None:
+        return []
+    source, external_id = target
+    labels = result_labels(result)
+    common = {"source": source, "tenant": ticket.tenant, "ticket_id": ticket.id, "external_id": external_id}
+    jobs = [
+        _job(
+            WriteBackAction(kind="triage", note=triage_note(result), tags=triage_tags(labels), fields=labels, **common),
+            job_id,
+        )
+    ]
+    if result.decision.action == Action.AUTO_RESOLVE and result.draft is not None:
+        jobs.append(_job(WriteBackAction(kind="reply", body=result.draft.body, **common), job_id))
+    return jobs
+
+
+def reply_writeback(ticket: Ticket, body: str, review_id: str) -> NewJob | None:
+    """The approved reply, sent as a public reply on the helpdesk ticket."""
+    target = helpdesk_of(ticket)
+    if target is None:
+        return None
+    source, external_id = target
+    action = WriteBackAction(
+        kind="reply", source=source, tenant=ticket.tenant, ticket_id=ticket.id, external_id=external_id, body=body
+    )
+    return _job(action, review_id)

@@ -1,0 +1,89 @@
+"""/healthz and /metrics (Prometheus text format).
+
+Figures come from the database, not process memory, so they are right whichever process (serve's
+workers or separate `caseworker worker`s) did the work, and survive restarts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+
+from service.runtime import ServiceRuntime
+
+LATENCY_BUCKETS_MS: tuple[float, ...] = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
+
+router = APIRouter(tags=["operations"])
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+@router.get("/healthz", summary="Liveness and queue health")
+def healthz(request: Request) -> dict[str, Any]:
+    runtime = _runtime(request)
+    return {
+        "status": "ok",
+        "queue": runtime.queue.depth(),
+        "stuck_jobs": len(runtime.queue.stuck()),
+        "pending_reviews": runtime.reviews.counts().get("pending", 0),
+    }
+
+
+def render_metrics(runtime: ServiceRuntime) -> str:
+    history = runtime.workspace.history
+    lines = [
+        "# HELP caseworker_jobs Jobs in the queue by state and kind.",
+        "# TYPE caseworker_jobs gauge",
+    ]
+    by_kind = {(r["kind"], r["state"]): int(r["n"]) for r in
+               history.query("SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state", ())}  # fmt: skip
+    for kind in ("triage", "writeback"):
+        for state in ("queued", "running", "done", "failed", "dead"):
+            lines.append(f'caseworker_jobs{{kind="{kind}",state="{state}"}} {by_kind.get((kind, state), 0)}')
+    processed = history.query_one("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'triage' AND state = 'done'", ())
+    failures = history.query_one("SELECT COUNT(*) AS n FROM audit WHERE event = 'job_failed'", ())
+    lines += [
+        "# HELP caseworker_tickets_processed_total Tickets triaged by the service.",
+        "# TYPE caseworker_tickets_processed_total counter",
+        f"caseworker_tickets_processed_total {processed['n'] if processed else 0}",
+        "# HELP caseworker_job_failures_total Failed job attempts (each retry counts).",
+        "# TYPE caseworker_job_failures_total counter",
+        f"caseworker_job_failures_total {failures['n'] if failures else 0}",
+    ]
+    sums = ", ".join(f"SUM(latency_ms <= {b})" for b in LATENCY_BUCKETS_MS)
+    row = history.query_one(
+        f"SELECT {sums}, COUNT(*), COALESCE(SUM(latency_ms), 0), COALESCE(SUM(llm_calls), 0) FROM jobs "
+        "WHERE kind = 'triage' AND state = 'done' AND latency_ms IS NOT NULL",
+        (),
+    )
+    values = list(row) if row else [0] * (len(LATENCY_BUCKETS_MS) + 3)
+    count, total_ms, llm_calls = values[-3], values[-2], values[-1]
+    lines += [
+        "# HELP caseworker_triage_latency_seconds Time the graph took per ticket.",
+        "# TYPE caseworker_triage_latency_seconds histogram",
+    ]
+    for bound, n in zip(LATENCY_BUCKETS_MS, values, strict=False):
+        lines.append(f'caseworker_triage_latency_seconds_bucket{{le="{bound / 1000:g}"}} {n or 0}')
+    lines += [
+        f'caseworker_triage_latency_seconds_bucket{{le="+Inf"}} {count or 0}',
+        f"caseworker_triage_latency_seconds_sum {(total_ms or 0) / 1000:.6f}",
+        f"caseworker_triage_latency_seconds_count {count or 0}",
+        "# HELP caseworker_llm_calls_total LLM calls made while triaging.",
+        "# TYPE caseworker_llm_calls_total counter",
+        f"caseworker_llm_calls_total {llm_calls or 0}",
+        "# HELP caseworker_reviews Reviews by state.",
+        "# TYPE caseworker_reviews gauge",
+    ]
+    reviews = runtime.reviews.counts()
+    for state in ("pending", "approved", "edited", "rejected"):
+        lines.append(f'caseworker_reviews{{state="{state}"}} {reviews.get(state, 0)}')
+    return "\n".join(lines) + "\n"
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+def metrics(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(render_metrics(_runtime(request)), media_type="text/plain; version=0.0.4")

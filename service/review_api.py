@@ -1,0 +1,93 @@
+"""Review API: list drafts waiting for a human, show one with its evidence, approve (as is or edited)
+or reject. A decision resumes the paused graph run (see ServiceRuntime.decide)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from knowledge.reviews import ReviewConflict, ReviewDecision
+from service.auth import require_token
+from service.runtime import ServiceRuntime
+
+
+class ApproveRequest(BaseModel):
+    #: The reply as the agent left it; omitted or unchanged means the draft is approved as is.
+    reply: str | None = Field(default=None, max_length=50_000)
+    #: Only the classification fields the agent corrected.
+    labels: dict[str, str] = Field(default_factory=dict)
+    reviewer: str | None = Field(default=None, max_length=200)
+
+
+class RejectRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=2_000)
+    labels: dict[str, str] = Field(default_factory=dict)
+    reviewer: str | None = Field(default=None, max_length=200)
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+router = APIRouter(prefix="/api/reviews", tags=["review"], dependencies=[Depends(require_token)])
+
+
+@router.get("", summary="Drafts waiting for review, the soonest SLA first")
+def list_reviews(
+    request: Request,
+    state: str | None = Query("pending", description="pending, approved, edited, rejected; empty for all"),
+    tenant: str | None = None,
+    queue: str | None = None,
+    priority: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    items = _runtime(request).reviews.list(state=state or None, tenant=tenant, queue=queue, priority=priority,
+                                           limit=limit)  # fmt: skip
+    return {"items": [r.as_dict() for r in items]}
+
+
+@router.get("/{review_id}", summary="One review: the ticket, its triage result and evidence")
+def show_review(request: Request, review_id: str) -> dict[str, Any]:
+    runtime = _runtime(request)
+    review = runtime.reviews.get(review_id)
+    if review is None:
+        raise HTTPException(404, detail=f"no review {review_id}")
+    return runtime.review_detail(review)
+
+
+def _decide(request: Request, review_id: str, decision: ReviewDecision) -> dict[str, Any]:
+    try:
+        review = _runtime(request).decide(review_id, decision)
+    except KeyError as exc:
+        raise HTTPException(404, detail=f"no review {review_id}") from exc
+    except ReviewConflict as exc:
+        raise HTTPException(409, detail=str(exc)) from exc
+    return {"review": review.as_dict()}
+
+
+@router.post("/{review_id}/approve", summary="Approve the draft, or an edited reply; queues it for the helpdesk")
+def approve(request: Request, review_id: str, body: ApproveRequest) -> dict[str, Any]:
+    runtime = _runtime(request)
+    review = runtime.reviews.get(review_id)
+    if review is None:
+        raise HTTPException(404, detail=f"no review {review_id}")
+    result = runtime.workspace.history.result_by_seq(review.result_seq) or {}
+    draft = (result.get("draft") or {}).get("body")
+    edited = body.reply is not None and body.reply.strip() != (draft or "").strip()
+    if edited and not body.reply.strip():
+        raise HTTPException(422, detail="reply: an approved reply can't be empty (reject the draft instead)")
+    decision = ReviewDecision(
+        outcome="edited" if edited else "approved",
+        reply=body.reply if edited else draft,
+        labels=body.labels,
+        reviewer=body.reviewer,
+    )
+    return _decide(request, review_id, decision)
+
+
+@router.post("/{review_id}/reject", summary="Reject the draft with a reason (and corrected labels)")
+def reject(request: Request, review_id: str, body: RejectRequest) -> dict[str, Any]:
+    decision = ReviewDecision(outcome="rejected", reason=body.reason, labels=body.labels, reviewer=body.reviewer)
+    return _decide(request, review_id, decision)
