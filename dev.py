@@ -2,7 +2,7 @@
 """Set-up and everyday commands, needing nothing but Python 3.11+.
 
     python3 dev.py demo    # create/refresh .venv, then run `caseworker demo` on the bundled sample data
-    python3 dev.py test    # create/refresh .venv, then ruff + the whole pytest suite (what CI runs)
+    python3 dev.py test    # create/refresh .venv (and Debian's chromium, as root), then ruff + all of pytest (CI)
     python3 dev.py setup   # only create/refresh .venv
 
 The virtual environment is rebuilt when pyproject.toml changes (its hash is kept in .venv).
@@ -51,6 +51,19 @@ def setup() -> Path:
     return python
 
 
+def browser() -> None:
+    """The review page's browser test drives Debian's Chromium; install it when this machine can."""
+    if Path("/usr/bin/chromium").exists():
+        return
+    if not Path("/usr/bin/apt-get").exists() or os.geteuid() != 0:
+        print("note: /usr/bin/chromium is missing and apt-get can't run here: the browser test will skip", flush=True)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    print("+ apt-get install chromium (for the review page's browser test)", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], check=True, env=env)
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "help"
     if command not in ("setup", "demo", "test"):
@@ -60,6 +73,7 @@ def main(argv: list[str]) -> int:
     if command == "demo":
         _run(python, "-m", "caseworker.cli", "demo", *argv[1:])
     elif command == "test":
+        browser()
         _run(python, "-m", "ruff", "check", ".")
         _run(python, "-m", "ruff", "format", "--check", ".")
         _run(python, "-m", "pytest", "-q", *argv[1:])
