@@ -1,0 +1,86 @@
+"""The unit of write-back work the service queues, and what applying it did.
+
+A `WriteBackAction` is stored as JSON in a durable queue and executed later by a worker, possibly more than
+once, so it carries everything needed to act: no lookups into the result store at execution time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+Source = Literal["zendesk", "intercom", "jira", "freshdesk", "generic"]
+ActionKind = Literal["triage", "reply"]
+
+_TAG_UNSAFE = re.compile(r"[^a-z0-9_]")
+
+
+class WriteBackAction(BaseModel):
+    """One write-back. `note` and `body` are plain text; clients convert them to the helpdesk's format."""
+
+    kind: ActionKind
+    source: Source
+    tenant: str = Field(min_length=1)
+    #: Caseworker's id for the ticket, e.g. "zendesk:35436".
+    ticket_id: str = Field(min_length=1)
+    #: The helpdesk's own id: Zendesk/Freshdesk ticket id, Intercom conversation id, Jira issue key.
+    external_id: str = Field(min_length=1)
+    #: Internal note (kind=triage).
+    note: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    #: Classification field -> value, e.g. {"category": "billing", "priority": "P2"}.
+    fields: dict[str, str] = Field(default_factory=dict)
+    #: Public reply (kind=reply).
+    body: str | None = None
+
+    @model_validator(mode="after")
+    def _has_something_to_write(self) -> WriteBackAction:
+        if self.kind == "reply" and not (self.body and self.body.strip()):
+            raise ValueError("a reply action needs a non-empty body")
+        if self.kind == "triage" and not ((self.note and self.note.strip()) or self.tags or self.fields):
+            raise ValueError("a triage action needs a note, tags or fields")
+        return self
+
+
+class SentRequest(BaseModel):
+    """One request as it was (or, in dry-run, would have been) sent. Headers are left out: they hold secrets."""
+
+    method: str
+    #: Absolute URL; only the path when the helpdesk's base URL is not configured (dry-run).
+    url: str
+    json_body: Any = None
+    #: The helpdesk's HTTP status; None in dry-run or when no answer came.
+    status: int | None = None
+
+
+class WriteBackOutcome(BaseModel):
+    source: Source
+    kind: ActionKind
+    ticket_id: str
+    external_id: str
+    dry_run: bool
+    requests: list[SentRequest] = Field(default_factory=list)
+    #: Why nothing was sent, when dry_run (e.g. "zendesk write-back is off").
+    reason: str | None = None
+
+
+def triage_tags(labels: dict[str, str]) -> list[str]:
+    """Tags `caseworker_<field>__<value>` for classification labels.
+
+    Zendesk tags cannot contain spaces and Jira labels neither, so anything outside [a-z0-9_] becomes "_";
+    a double underscore separates field from value so `caseworker_category__billing` stays parseable.
+    """
+    tags: list[str] = []
+    for field, value in labels.items():
+        if not field.strip() or not str(value).strip():
+            continue
+        tag = f"caseworker_{_sanitise(field)}__{_sanitise(str(value))}"
+        if tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _sanitise(text: str) -> str:
+    return _TAG_UNSAFE.sub("_", text.strip().lower())
