@@ -1,0 +1,34 @@
+"""What a verified webhook becomes: one Delivery, whatever helpdesk sent it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from knowledge.schemas import Ticket
+
+Source = Literal["zendesk", "intercom", "jira", "freshdesk", "generic"]
+
+
+class Delivery(BaseModel):
+    """A verified, normalised webhook delivery, ready to enqueue.
+
+    `delivery_id` is the idempotency key: a helpdesk redelivering the same event sends the same one,
+    so (source, delivery_id) identifies a job.
+    """
+
+    source: Source
+    delivery_id: str = Field(min_length=1, max_length=256)
+    topic: str
+    ticket: Ticket | None = None
+    ping: bool = False
+
+
+class WebhookRejected(Exception):
+    """A request the webhook endpoint refuses; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason

@@ -1,0 +1,149 @@
+"""Helpers every source parser shares: validation with field-path reasons, text, priority, time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from html.parser import HTMLParser
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from knowledge.schemas import Customer, Ticket, normalise_priority
+from service.webhooks.delivery import WebhookRejected
+
+M = TypeVar("M", bound=BaseModel)
+
+_DATETIME = TypeAdapter(datetime)
+
+#: Idempotency keys are stored per job; the helpdesks' own ids are far shorter than this.
+MAX_DELIVERY_ID = 256
+
+
+def validation_reason(error: ValidationError) -> str:
+    """`ticket.subject: Field required; ...`, so the sender can find the field in its template."""
+    parts = []
+    for item in error.errors():
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"]).lstrip(".")
+        parts.append(f"{path or 'body'}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise WebhookRejected(422, validation_reason(error)) from None
+
+
+def build_ticket(data: dict[str, Any]) -> Ticket:
+    try:
+        return Ticket.model_validate(data)
+    except ValidationError as error:
+        raise WebhookRejected(422, f"normalised ticket: {validation_reason(error)}") from None
+
+
+def helpdesk_ticket(
+    source: str,
+    external_id: str,
+    *,
+    subject: str,
+    body: str,
+    created_at: Any = None,
+    customer: Customer | None = None,
+    tags: list[str] | None = None,
+    priority: Any = None,
+) -> Ticket:
+    """The one shape the four helpdesks normalise to; `extra` tells the write-back where to write."""
+    return build_ticket(
+        {
+            "id": f"{source}:{external_id}",
+            "subject": subject,
+            "body": body,
+            "channel": source,
+            "created_at": parse_time(created_at),
+            "customer": customer,
+            "tags": tags or [],
+            "labels": priority_label(priority),
+            "extra": {"source": source, "external_id": external_id},
+        }
+    )
+
+
+def delivery_key(headers: Mapping[str, str], name: str) -> str:
+    value = (headers.get(name) or headers.get(name.lower()) or "").strip()
+    if not value:
+        raise WebhookRejected(400, f"missing {name} header (the delivery's idempotency key)")
+    if len(value) > MAX_DELIVERY_ID:
+        raise WebhookRejected(400, f"{name} header longer than {MAX_DELIVERY_ID} characters")
+    return value
+
+
+def blank(value: str | None) -> str | None:
+    """Unset template placeholders render as empty strings; treat them as absent."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def customer(id: str | None = None, name: str | None = None) -> Customer | None:
+    id, name = blank(id), blank(name)
+    return Customer(id=id, name=name) if id or name else None
+
+
+def priority_label(value: Any) -> dict[str, str]:
+    """{"priority": "P1"} when the helpdesk's value maps onto P0–P3; otherwise nothing (never a wrong label)."""
+    if value is None or isinstance(value, bool):
+        return {}
+    try:
+        return {"priority": normalise_priority(str(value))}
+    except ValueError:
+        return {}
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Lenient: a helpdesk date we cannot read leaves created_at unset rather than rejecting the ticket."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return _DATETIME.validate_python(value.strip() if isinstance(value, str) else value)
+    except ValidationError:
+        return None
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"})
+    _SKIP = frozenset({"script", "style", "head"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML fragment, one line per block, so the classifier sees words, not markup."""
+    if "<" not in html and "&" not in html:
+        return html.strip()
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    lines = (" ".join(line.split()) for line in "".join(extractor.parts).splitlines())
+    return "\n".join(line for line in lines if line)
