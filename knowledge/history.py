@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from knowledge.jobs import JOBS_SCHEMA, JobLease, NewJob, complete_job, insert_job
+from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job
 from knowledge.reviews import REVIEWS_SCHEMA, insert_review
 from knowledge.schemas import Ticket
 
@@ -217,17 +217,20 @@ class History:
         enqueues the follow-up jobs (write-back).
         """
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO results (tenant, ticket_id, triaged_at, action, data, job_id) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    result["tenant"],
-                    result["ticket_id"],
-                    result["triaged_at"],
-                    result["decision"]["action"],
-                    json.dumps(result, sort_keys=True),
-                    job.job_id if job else None,
-                ),
-            )
+            try:
+                cursor = conn.execute(
+                    "INSERT INTO results (tenant, ticket_id, triaged_at, action, data, job_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        result["tenant"],
+                        result["ticket_id"],
+                        result["triaged_at"],
+                        result["decision"]["action"],
+                        json.dumps(result, sort_keys=True),
+                        job.job_id if job else None,
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise LeaseLost(f"job {job.job_id if job else '?'} already has a result") from exc
             seq = int(cursor.lastrowid or 0)
             conn.execute(
                 "INSERT INTO audit (at, tenant, ticket_id, event, detail) VALUES (?, ?, ?, ?, ?)",

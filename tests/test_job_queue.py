@@ -1,0 +1,139 @@
+"""The durable queue on a real SQLite file: idempotent enqueue, leases, retries, dead jobs, and the
+result-with-completion transaction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from knowledge.history import History
+from knowledge.jobs import JobQueue, LeaseLost, NewJob
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _job(delivery: str = "d-1") -> NewJob:
+    return NewJob(kind="triage", source="generic", delivery_id=delivery, tenant="default", ticket_id="t1", payload="{}")
+
+
+def _result(ticket_id: str = "t1") -> dict:
+    return {
+        "tenant": "default",
+        "ticket_id": ticket_id,
+        "triaged_at": "2026-11-29T00:00:00+00:00",
+        "decision": {"action": "escalate"},
+        "meta": {"latency_ms": 12.5, "llm_calls": 0},
+    }
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def queue(tmp_path: Path, clock: Clock) -> JobQueue:
+    return JobQueue(History(tmp_path / "h.sqlite3"), max_attempts=3, lease_s=30, retry_base_s=10, clock=clock)
+
+
+def test_enqueue_is_idempotent_per_source_and_delivery(queue: JobQueue) -> None:
+    first, created = queue.enqueue(_job())
+    again, created_again = queue.enqueue(_job())
+    other, _ = queue.enqueue(NewJob("triage", "zendesk", "d-1", "default", "t1", "{}"))
+    assert created and not created_again and again == first
+    assert other != first
+    assert queue.depth()["queued"] == 2
+
+
+def test_claim_leases_and_a_lapsed_lease_is_claimed_again(queue: JobQueue, clock: Clock) -> None:
+    queue.enqueue(_job())
+    job = queue.claim()
+    assert job is not None and job.state == "running" and job.attempts == 1
+    assert queue.claim() is None  # leased: nobody else gets it
+    clock.now += 31
+    assert [j.id for j in queue.stuck()] == [job.id]
+    again = queue.claim()
+    assert again is not None and again.id == job.id and again.attempts == 2
+    assert again.lease_token != job.lease_token
+    with pytest.raises(LeaseLost):
+        queue.complete(job.lease)  # the first worker's late completion is refused
+    queue.complete(again.lease)
+    assert queue.get(job.id).state == "done"  # type: ignore[union-attr]
+
+
+def test_failures_back_off_then_die_and_retry_revives(queue: JobQueue, clock: Clock) -> None:
+    queue.enqueue(_job())
+    job = queue.claim()
+    assert job is not None
+    assert queue.fail(job.lease, "boom") == "failed"
+    assert queue.claim() is None  # backing off
+    clock.now += 10
+    job = queue.claim()
+    assert job is not None and job.attempts == 2
+    assert queue.fail(job.lease, "boom") == "failed"
+    clock.now += 20
+    job = queue.claim()
+    assert job is not None and job.attempts == 3
+    assert queue.fail(job.lease, "boom again") == "dead"
+    clock.now += 1000
+    assert queue.claim() is None
+    dead = queue.get(job.id)
+    assert dead is not None and dead.last_error == "boom again"
+    assert len([r for r in queue.history.audit_rows() if r["event"] == "job_failed"]) == 3
+    revived = queue.retry(job.id)
+    assert revived.state == "queued" and revived.attempts == 0
+    with pytest.raises(ValueError, match="only failed or dead"):
+        queue.retry(job.id)
+
+
+def test_not_retryable_failure_is_dead_at_once(queue: JobQueue) -> None:
+    queue.enqueue(_job())
+    job = queue.claim()
+    assert job is not None
+    assert queue.fail(job.lease, "400 Bad Request", retryable=False) == "dead"
+
+
+def test_worker_dying_on_its_last_attempt_makes_the_job_dead(queue: JobQueue, clock: Clock) -> None:
+    queue.enqueue(_job())
+    for _ in range(3):
+        assert queue.claim() is not None
+        clock.now += 31
+    assert queue.claim() is None
+    assert queue.depth()["dead"] == 1
+
+
+def test_result_and_completion_share_one_transaction(queue: JobQueue, clock: Clock) -> None:
+    history = queue.history
+    queue.enqueue(_job())
+    job = queue.claim()
+    assert job is not None
+    clock.now += 31
+    thief = queue.claim()
+    assert thief is not None
+    # The first worker finishes late: its result must not be stored, and the job stays the thief's.
+    with pytest.raises(LeaseLost):
+        history.record_result(_result(), {}, job=job.lease)
+    assert history.latest_result("default", "t1") is None
+    seq = history.record_result(
+        _result(),
+        {},
+        job=thief.lease,
+        follow_ups=[NewJob("writeback", "zendesk", f"writeback:{thief.id}:triage", "default", "t1", "{}")],
+    )
+    done = queue.get(thief.id)
+    assert done is not None and done.state == "done" and done.result_seq == seq and done.latency_ms == 12.5
+    assert queue.depth()["queued"] == 1  # the follow-up write-back job
+    # A second result for the same job is refused by the database itself.
+    with pytest.raises(LeaseLost):
+        history.record_result(_result(), {}, job=thief.lease)
+    rows = history.query("SELECT COUNT(*) AS n FROM results WHERE job_id = ?", (thief.id,))
+    assert rows[0]["n"] == 1
+    assert json.loads(history.query_one("SELECT data FROM results", ())["data"])["ticket_id"] == "t1"
