@@ -219,7 +219,8 @@ class History:
         with self.transaction() as conn:
             try:
                 cursor = conn.execute(
-                    "INSERT INTO results (tenant, ticket_id, triaged_at, action, data, job_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO results (tenant, ticket_id, triaged_at, action, data, job_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     (
                         result["tenant"],
                         result["ticket_id"],
