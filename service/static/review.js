@@ -17,7 +17,7 @@
   const FIELD_ORDER = ["queue", "category", "priority", "type", "sentiment", "churn_risk", "language"];
   const OUTCOME_TEXT = {
     approved: "Approved — reply queued for the helpdesk",
-    edited: "Approved with your edits — reply queued for the helpdesk",
+    edited: "Approved — reply queued for the helpdesk, with your edits",
     rejected: "Rejected — nothing was sent to the customer",
   };
 
@@ -434,7 +434,7 @@
       input.setAttribute("aria-label", `${humanise(field)} label`);
       input.addEventListener(SCALES[field] ? "change" : "input", onLabelEdit);
       const alts = ((pred && pred.alternatives) || [])
-        .filter((a) => Array.isArray(a) && a[0] !== original)
+        .filter((a) => Array.isArray(a) && a[0] !== original && a[1] >= 0.01)
         .slice(0, 2)
         .map((a) => `${humanise(a[0])} ${pct(a[1])}`);
       const band = pred ? pred.band : null;
