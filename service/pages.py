@@ -16,6 +16,7 @@ router = APIRouter(include_in_schema=False)
 _LOGIN = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Caseworker review: sign in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/review.css"></head>
 <body class="login"><main><h1>Caseworker review</h1>
 <form method="post" action="/review/login">

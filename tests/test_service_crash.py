@@ -1,0 +1,34 @@
+"""Crash test: 2,000 signed deliveries (10 % redeliveries) at concurrency 50 to a real `caseworker serve`
+process while the separate `caseworker worker` process is SIGKILLed twice and restarted. Every distinct
+delivery must end with exactly one stored result, and no job may be left stuck."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.webhook_load import run_scenario
+from caseworker.workspace import Workspace
+from tests.conftest import history_tickets
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_delivery_has_exactly_one_result_after_worker_kills(trained_workspace: Workspace) -> None:
+    data_dir = trained_workspace.settings.data_dir
+    trained_workspace.history.close()
+    texts = [(t.subject, t.body) for t in history_tickets()]
+
+    report = run_scenario(data_dir, texts, deliveries=2000, duplicate_share=0.1, concurrency=50, kills=2)
+
+    print("\n".join(report.lines()))
+    load = report.load
+    assert len(load.statuses) == 2000
+    assert set(load.statuses) <= {200, 202}, sorted(set(load.statuses))
+    assert load.statuses.count(202) == report.check.distinct == 1800
+    # A redelivery names the job of its first delivery, never a new one.
+    assert all(len(ids) == 1 for ids in load.job_ids.values())
+    assert report.kills == 2
+    check = report.check
+    assert check.jobs == check.results == check.jobs_with_one_result == 1800
+    assert check.jobs_not_done == 0 and check.duplicate_results == 0
+    assert check.ok
