@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_seq INTEGER,
     latency_ms REAL,
     llm_calls INTEGER,
+    content_key TEXT,
     UNIQUE (source, delivery_id)
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_after);
@@ -75,6 +76,10 @@ class NewJob:
     tenant: str
     ticket_id: str | None
     payload: str
+    #: What the work depends on (a ticket's subject and body): a job for the same ticket and key exists
+    #: already, so this one is a repeat. Helpdesks send an update event for every change, including
+    #: the note and tags our own write-back adds; without this, each note would trigger another triage.
+    content_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class Job:
     result_seq: int | None
     latency_ms: float | None = None
     llm_calls: int | None = None
+    content_key: str | None = None
 
     @property
     def lease(self) -> JobLease:
@@ -119,15 +125,23 @@ def _row_job(row: sqlite3.Row) -> Job:
 
 
 def insert_job(conn: sqlite3.Connection, new: NewJob, max_attempts: int, now: float) -> tuple[str, bool]:
-    """Insert unless (source, delivery_id) exists; returns (job id, created)."""
+    """Insert unless (source, delivery_id) exists, or the same work for the ticket does; returns (job id, created)."""
+    if new.content_key is not None:
+        same = conn.execute(
+            "SELECT id FROM jobs WHERE tenant = ? AND ticket_id = ? AND kind = ? AND content_key = ? "
+            "ORDER BY created_at DESC LIMIT 1",
+            (new.tenant, new.ticket_id, new.kind, new.content_key),
+        ).fetchone()
+        if same is not None:
+            return str(same["id"]), False
     job_id = f"j-{uuid.uuid4().hex[:16]}"
     stamp = _iso_now()
     cursor = conn.execute(
         "INSERT INTO jobs (id, kind, source, delivery_id, tenant, ticket_id, payload, state, max_attempts, "
-        "run_after, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?) "
+        "run_after, created_at, updated_at, content_key) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) "
         "ON CONFLICT (source, delivery_id) DO NOTHING",
         (job_id, new.kind, new.source, new.delivery_id, new.tenant, new.ticket_id, new.payload, max_attempts, now,
-         stamp, stamp),
+         stamp, stamp, new.content_key),
     )  # fmt: skip
     if cursor.rowcount == 1:
         return job_id, True

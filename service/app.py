@@ -28,6 +28,8 @@ def create_app(settings: Settings, workers: int = 1) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if workers:
+            runtime.context  # noqa: B018 - load the model now: a bad LLM setting fails the start, not every job
         threads = start_workers(runtime, workers, stop)
         log.info("caseworker service up: %d worker thread(s), data dir %s", workers, settings.data_dir)
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sqlite3
+import threading
 from functools import cached_property
 from typing import Any
 
@@ -22,7 +23,7 @@ from caseworker.settings import Settings
 from caseworker.workspace import Workspace
 from knowledge.jobs import Job, JobLease, JobQueue, NewJob
 from knowledge.reviews import Review, ReviewBook, ReviewConflict, ReviewDecision
-from knowledge.schemas import Ticket
+from knowledge.schemas import Ticket, stable_id
 from service.webhooks.delivery import Delivery
 from service.webhooks.routes import EnqueueOutcome
 from tools.helpdesk.actions import WriteBackAction
@@ -81,17 +82,22 @@ class ServiceRuntime:
         conn = sqlite3.connect(settings.checkpoints_path, check_same_thread=False, timeout=30)
         self.checkpointer = SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=state_types()))
         self.checkpointer.setup()
+        self._context: TriageContext | None = None
+        self._context_lock = threading.Lock()
 
     @cached_property
     def graph(self) -> CompiledStateGraph:
         return build_service_graph(self.checkpointer)
 
-    @cached_property
+    @property
     def context(self) -> TriageContext:
         """Loads the local model (and LLM client) on first use, so intake-only processes stay light."""
-        context = self.workspace.context()
-        context.job_max_attempts = self.settings.job_max_attempts
-        return context
+        with self._context_lock:
+            if self._context is None:
+                context = self.workspace.context()
+                context.job_max_attempts = self.settings.job_max_attempts
+                self._context = context
+            return self._context
 
     def close(self) -> None:
         self.checkpointer.conn.close()
@@ -110,6 +116,7 @@ class ServiceRuntime:
                 tenant=ticket.tenant,
                 ticket_id=ticket.id,
                 payload=ticket.model_dump_json(),
+                content_key=stable_id(ticket.subject, ticket.body),
             )
         )
         return EnqueueOutcome(job_id=job_id, created=created)

@@ -137,3 +137,15 @@ def test_result_and_completion_share_one_transaction(queue: JobQueue, clock: Clo
     rows = history.query("SELECT COUNT(*) AS n FROM results WHERE job_id = ?", (thief.id,))
     assert rows[0]["n"] == 1
     assert json.loads(history.query_one("SELECT data FROM results", ())["data"])["ticket_id"] == "t1"
+
+
+def test_same_work_for_a_ticket_is_not_queued_twice(queue: JobQueue) -> None:
+    def job(delivery: str, key: str) -> NewJob:
+        return NewJob("triage", "zendesk", delivery, "default", "zendesk:1", "{}", content_key=key)
+
+    first, created = queue.enqueue(job("event-1", "subject+body v1"))
+    assert created
+    # An update event caused by our own note and tags: other delivery id, same subject and body.
+    assert queue.enqueue(job("event-2", "subject+body v1")) == (first, False)
+    changed, created = queue.enqueue(job("event-3", "subject+body v2"))
+    assert created and changed != first

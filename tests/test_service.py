@@ -88,6 +88,9 @@ def test_webhook_to_review_to_reply_on_the_helpdesk(client: TestClient, helpdesk
     assert accepted["status"] == "queued"
     again = post_zendesk(client, "4401", *MIXED, "inv-1")
     assert again == {"job_id": accepted["job_id"], "status": "duplicate"}
+    # The update event our own note will cause: a new invocation id, the same subject and body.
+    echo = post_zendesk(client, "4401", *MIXED, "inv-1-update")
+    assert echo == {"job_id": accepted["job_id"], "status": "duplicate"}
     runtime = _runtime(client)
     assert runtime.queue.depth()["queued"] == 1
     assert runtime.workspace.history.latest_result("default", "zendesk:4401") is None  # 202 came before triage
