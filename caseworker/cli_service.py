@@ -18,6 +18,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from caseworker.settings import Settings
+    from knowledge.jobs import JobQueue
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -37,6 +38,17 @@ def _settings(data_dir: Path | None) -> Settings:
     from caseworker.cli import settings_for
 
     return settings_for(data_dir)
+
+
+def _queue(data_dir: Path | None) -> JobQueue:
+    from knowledge.history import History
+    from knowledge.jobs import JobQueue
+
+    path = _settings(data_dir).history_path
+    if not path.is_file():
+        err.print(f"[red]error:[/red] no history at {path}: nothing was ever queued there (wrong --data-dir?)")
+        raise typer.Exit(EXIT_USAGE)
+    return JobQueue(History(path))
 
 
 def _logging(level: str) -> None:
@@ -115,15 +127,15 @@ def jobs_list(
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """The newest jobs, with the queue depth by state."""
-    from knowledge.history import History
-    from knowledge.jobs import JobQueue
-
-    queue = JobQueue(History(_settings(data_dir).history_path))
-    table = Table("job", "kind", "source", "ticket", "state", "attempts", "updated", "last error")
+    queue = _queue(data_dir)
+    table = Table()
+    for column in ("job", "kind", "ticket", "state", "tries"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("updated")
+    table.add_column("last error", overflow="fold")
     for job in queue.list(state=state, kind=kind, limit=limit):
-        error = (job.last_error or "")[:60]
-        table.add_row(job.id, job.kind, job.source, job.ticket_id or "", job.state, str(job.attempts),
-                      job.updated_at[:19], error)  # fmt: skip
+        table.add_row(job.id, job.kind, job.ticket_id or "", job.state, str(job.attempts), job.updated_at[:19],
+                      (job.last_error or "")[:80])  # fmt: skip
     out.print(table)
     out.print("queue: " + ", ".join(f"{k} {v}" for k, v in queue.depth().items()))
 
@@ -131,10 +143,7 @@ def jobs_list(
 @jobs_app.command("show")
 def jobs_show(job_id: Annotated[str, typer.Argument(help="Job id (j-…).")], data_dir: DataDirOption = None) -> None:
     """One job as JSON: state, attempts, lease, last error, payload."""
-    from knowledge.history import History
-    from knowledge.jobs import JobQueue
-
-    job = JobQueue(History(_settings(data_dir).history_path)).get(job_id)
+    job = _queue(data_dir).get(job_id)
     if job is None:
         err.print(f"[red]error:[/red] no job {job_id}")
         raise typer.Exit(EXIT_USAGE)
@@ -148,10 +157,7 @@ def jobs_retry(
     all_dead: Annotated[bool, typer.Option("--all-dead", help="Retry every dead job.")] = False,
 ) -> None:
     """Queue failed or dead jobs again with a fresh attempt budget."""
-    from knowledge.history import History
-    from knowledge.jobs import JobQueue
-
-    queue = JobQueue(History(_settings(data_dir).history_path))
+    queue = _queue(data_dir)
     ids = list(job_ids or []) + ([j.id for j in queue.list(state="dead", limit=100_000)] if all_dead else [])
     if not ids:
         err.print("[red]error:[/red] name job ids, or pass --all-dead")
