@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from caseworker.settings import Settings
 from service import metrics, pages, review_api
@@ -40,7 +41,8 @@ def create_app(settings: Settings, workers: int = 1) -> FastAPI:
                 thread.join(timeout=60)
             runtime.close()
 
-    app = FastAPI(
+    # /docs from packaged Swagger UI files: FastAPI's own page loads them from a CDN, which fails offline.
+    app = FastAPIOffline(
         title="Caseworker",
         summary="Helpdesk webhooks in, triaged tickets, drafts for human review, write-back to the helpdesk.",
         version="0.1.0",

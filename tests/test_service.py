@@ -196,3 +196,12 @@ def test_serving_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
     check_bind("0.0.0.0", "token")
     with pytest.raises(UnsafeBind, match="CASEWORKER_API_TOKEN"):
         check_bind("0.0.0.0", None)
+
+
+def test_api_docs_work_offline(client: TestClient) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn" not in docs.text.lower() and "https://" not in docs.text
+    assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/webhooks/zendesk", "/webhooks/generic", "/api/reviews", "/metrics"} <= set(paths)
