@@ -22,7 +22,7 @@ from knowledge.schemas import Ticket
 if TYPE_CHECKING:
     from knowledge.history import History
 
-ReviewState = Literal["pending", "approved", "edited", "rejected"]
+ReviewState = Literal["pending", "approved", "edited", "rejected", "superseded"]
 
 REVIEWS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS reviews (
@@ -89,8 +89,16 @@ def _now() -> str:
 
 
 def insert_review(conn: sqlite3.Connection, job_id: str, result_seq: int, result: dict[str, Any], subject: str) -> str:
-    """Open a pending review for a stored result (inside the caller's transaction); the id is the job's."""
+    """Open a pending review for a stored result (inside the caller's transaction); the id is the job's.
+
+    A pending review of an older version of the same ticket is superseded: agents review the latest text.
+    """
     labels = result["classification"]
+    conn.execute(
+        "UPDATE reviews SET state = 'superseded', decided_at = ? WHERE tenant = ? AND ticket_id = ? "
+        "AND state = 'pending'",
+        (_now(), result["tenant"], result["ticket_id"]),
+    )
     conn.execute(
         "INSERT INTO reviews (id, tenant, ticket_id, job_id, result_seq, state, subject, queue, category, priority, "
         "first_response_due, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
@@ -127,11 +135,14 @@ class ReviewBook:
         tenant: str | None = None,
         queue: str | None = None,
         priority: str | None = None,
+        ticket_id: str | None = None,
         limit: int = 100,
     ) -> list[Review]:
         """Oldest SLA first: the draft whose first response is due soonest is the one to review next."""
         query, params = "SELECT * FROM reviews WHERE 1 = 1", []
-        for column, value in (("state", state), ("tenant", tenant), ("queue", queue), ("priority", priority)):
+        filters = (("state", state), ("tenant", tenant), ("queue", queue), ("priority", priority),
+                   ("ticket_id", ticket_id))  # fmt: skip
+        for column, value in filters:
             if value:
                 query, params = query + f" AND {column} = ?", [*params, value]
         query += " ORDER BY first_response_due IS NULL, first_response_due, created_at LIMIT ?"

@@ -79,7 +79,7 @@ def render_metrics(runtime: ServiceRuntime) -> str:
         "# TYPE caseworker_reviews gauge",
     ]
     reviews = runtime.reviews.counts()
-    for state in ("pending", "approved", "edited", "rejected"):
+    for state in ("pending", "approved", "edited", "rejected", "superseded"):
         lines.append(f'caseworker_reviews{{state="{state}"}} {reviews.get(state, 0)}')
     return "\n".join(lines) + "\n"
 

@@ -205,3 +205,16 @@ def test_api_docs_work_offline(client: TestClient) -> None:
     assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/webhooks/zendesk", "/webhooks/generic", "/api/reviews", "/metrics"} <= set(paths)
+
+
+def test_a_changed_ticket_supersedes_its_pending_review(client: TestClient) -> None:
+    post_zendesk(client, "4405", *MIXED, "inv-5")
+    _drain(client)
+    first = client.get("/api/reviews", headers=AUTH).json()["items"][0]
+    post_zendesk(client, "4405", MIXED[0], MIXED[1] + " Also the invoice email bounced.", "inv-5-update")
+    _drain(client)
+    pending = client.get("/api/reviews", headers=AUTH).json()["items"]
+    assert [item["ticket_id"] for item in pending] == ["zendesk:4405"] and pending[0]["id"] != first["id"]
+    stale = client.post(f"/api/reviews/{first['id']}/approve", headers=AUTH, json={})
+    assert stale.status_code == 409 and "superseded by a newer triage" in stale.json()["detail"]
+    assert not _runtime(client).graph.get_state({"configurable": {"thread_id": first["job_id"]}}).values
