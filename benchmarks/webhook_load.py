@@ -89,6 +89,12 @@ class ServiceProcesses:
         self.worker_starts += 1
         self.worker = self._spawn("worker", "--log-level", "warning", log=f"worker-{self.worker_starts}.log")
 
+    def server_cpu_s(self) -> float:
+        """CPU seconds the server process has used (Linux /proc), to tell its cost from the load client's."""
+        assert self.server is not None
+        fields = Path(f"/proc/{self.server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill_worker(self) -> None:
         assert self.worker is not None
         self.worker.send_signal(signal.SIGKILL)
@@ -211,6 +217,8 @@ class ScenarioReport:
     check: Check
     kills: int
     drain_s: float
+    server_cpu_s: float
+    client_cpu_s: float
 
     def lines(self) -> list[str]:
         load = self.load
@@ -220,6 +228,9 @@ class ScenarioReport:
             f"{load.accepted / load.wall_s:.1f} requests/s",
             f"acceptance latency p50 {percentile(load.latencies_s, 0.5) * 1000:.1f} ms, "
             f"p95 {percentile(load.latencies_s, 0.95) * 1000:.1f} ms, max {max(load.latencies_s) * 1000:.1f} ms",
+            f"CPU while posting: server {self.server_cpu_s:.1f} s "
+            f"({self.server_cpu_s / len(load.statuses) * 1000:.2f} ms per request), "
+            f"load client {self.client_cpu_s:.1f} s",
             f"worker SIGKILLed {self.kills} times ({self.check.rerun} jobs rerun after their lease lapsed); "
             f"queue drained {self.drain_s:.1f} s after the last post",
             f"check: {self.check.jobs} jobs, {self.check.results} results, {self.check.jobs_with_one_result} jobs "
@@ -261,7 +272,9 @@ def run_scenario(
 
         thread = threading.Thread(target=killer, daemon=True)
         thread.start()
+        server_cpu, client_cpu = procs.server_cpu_s(), time.process_time()
         load = post_all(procs.url, posts, concurrency)
+        server_cpu, client_cpu = procs.server_cpu_s() - server_cpu, time.process_time() - client_cpu
         posted_at = time.monotonic()
         deadline = posted_at + drain_timeout_s
         while time.monotonic() < deadline and (thread.is_alive() or done_jobs(history) < distinct):
@@ -269,7 +282,8 @@ def run_scenario(
         stop.set()
         thread.join(timeout=5)
         drain_s = time.monotonic() - posted_at
-        return ScenarioReport(load=load, check=check(history, distinct), kills=killed, drain_s=drain_s)
+        return ScenarioReport(load=load, check=check(history, distinct), kills=killed, drain_s=drain_s,
+                              server_cpu_s=server_cpu, client_cpu_s=client_cpu)  # fmt: skip
     finally:
         procs.stop()
 
