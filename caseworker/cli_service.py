@@ -51,6 +51,12 @@ def _queue(data_dir: Path | None) -> JobQueue:
     return JobQueue(History(path))
 
 
+def _warn_untrained(settings: Settings) -> None:
+    if not settings.model_dir.is_dir():
+        err.print(f"[yellow]warning:[/yellow] no trained model in {settings.data_dir}: run `caseworker ingest tickets` "
+                  "and `caseworker train` first; until then triage runs on rules only")  # fmt: skip
+
+
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -81,6 +87,8 @@ def serve_command(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_USAGE) from exc
     _logging(log_level)
+    if workers:
+        _warn_untrained(settings)
     configured = [s for s in ("zendesk", "intercom", "jira", "freshdesk") if getattr(settings, f"{s}_secret")]
     if settings.webhook_secret:
         configured.append("generic")
@@ -101,7 +109,9 @@ def worker_command(
     from service.worker import Worker, start_workers
 
     _logging(log_level)
-    runtime = ServiceRuntime(_settings(data_dir))
+    settings = _settings(data_dir)
+    _warn_untrained(settings)
+    runtime = ServiceRuntime(settings)
     stop = threading.Event()
     if once:
         done = Worker(runtime, stop).run_until_idle()

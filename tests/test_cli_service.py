@@ -57,6 +57,7 @@ def test_worker_once_drains_the_queue(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     # The retried write-back runs dry (write-back is off by default), so it completes.
     assert "1 job(s) run" in result.output
+    assert "no trained model" in result.output  # this data dir was never trained
     history = History(data / "history.sqlite3")
     assert [r["detail"]["dry_run"] for r in history.audit_rows("zendesk:9") if r["event"] == "writeback"] == [True]
 
