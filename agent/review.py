@@ -19,13 +19,9 @@ from langgraph.types import interrupt
 from agent.schemas import Action
 from agent.state import TriageContext, TriageState
 from agent.writeback_plan import reply_writeback, result_labels
-from knowledge.reviews import ReviewBook, ReviewDecision
+from knowledge.reviews import ReviewBook, ReviewDecision, review_id_for
 
 log = logging.getLogger(__name__)
-
-
-def review_id_for(job_id: str) -> str:
-    return f"r-{job_id.removeprefix('j-')}"
 
 
 def route_after_record(state: TriageState) -> str:

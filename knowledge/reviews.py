@@ -43,11 +43,23 @@ CREATE TABLE IF NOT EXISTS reviews (
     decision TEXT
 );
 CREATE INDEX IF NOT EXISTS reviews_queue ON reviews (state, first_response_due);
+CREATE INDEX IF NOT EXISTS reviews_ticket ON reviews (tenant, ticket_id, state);
 """
 
 
 class ReviewConflict(RuntimeError):
-    """The review was already decided (two agents acted on the same draft)."""
+    """The review is no longer pending: another agent decided it, or a newer triage superseded it."""
+
+    @classmethod
+    def about(cls, review_id: str, state: str, ticket_id: str, reviewer: str | None) -> ReviewConflict:
+        if state == "superseded":
+            return cls(f"review {review_id} was superseded by a newer triage of {ticket_id}")
+        return cls(f"review {review_id} was already {state} by {reviewer or 'someone'}")
+
+
+def review_id_for(job_id: str) -> str:
+    """A review is opened by one triage job and named after it."""
+    return f"r-{job_id.removeprefix('j-')}"
 
 
 class ReviewDecision(BaseModel):
@@ -103,7 +115,7 @@ def insert_review(conn: sqlite3.Connection, job_id: str, result_seq: int, result
         "INSERT INTO reviews (id, tenant, ticket_id, job_id, result_seq, state, subject, queue, category, priority, "
         "first_response_due, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
         (
-            f"r-{job_id.removeprefix('j-')}",
+            review_id_for(job_id),
             result["tenant"],
             result["ticket_id"],
             job_id,
@@ -116,7 +128,7 @@ def insert_review(conn: sqlite3.Connection, job_id: str, result_seq: int, result
             _now(),
         ),
     )
-    return f"r-{job_id.removeprefix('j-')}"
+    return review_id_for(job_id)
 
 
 class ReviewBook:
@@ -169,7 +181,7 @@ class ReviewBook:
             if row is None:
                 raise KeyError(review_id)
             if row["state"] != "pending":
-                raise ReviewConflict(f"review {review_id} was already {row['state']} by {row['reviewer'] or 'someone'}")
+                raise ReviewConflict.about(review_id, row["state"], row["ticket_id"], row["reviewer"])
             detail = {
                 "outcome": decision.outcome,
                 "labels": labels,

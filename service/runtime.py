@@ -143,8 +143,10 @@ class ServiceRuntime:
         )
         if "__interrupt__" not in final:
             self.checkpointer.delete_thread(job.id)
+            return
+        # Opening this review superseded any older pending one of the ticket: its pause will never resume.
         for stale in self.reviews.list(state="superseded", tenant=ticket.tenant, ticket_id=ticket.id):
-            self.checkpointer.delete_thread(stale.job_id)  # its pause will never be resumed
+            self.checkpointer.delete_thread(stale.job_id)
 
     def _write_back(self, job: Job) -> None:
         action = WriteBackAction.model_validate_json(job.payload)
@@ -171,10 +173,8 @@ class ServiceRuntime:
         review = self.reviews.get(review_id)
         if review is None:
             raise KeyError(review_id)
-        if review.state == "superseded":
-            raise ReviewConflict(f"review {review_id} was superseded by a newer triage of {review.ticket_id}")
         if review.state != "pending":
-            raise ReviewConflict(f"review {review_id} was already {review.state} by {review.reviewer or 'someone'}")
+            raise ReviewConflict.about(review_id, review.state, review.ticket_id, review.reviewer)
         config = self._config(review.job_id)
         snapshot = self.graph.get_state(config)
         if snapshot.interrupts:
