@@ -24,10 +24,9 @@ def helpdesk_of(ticket: Ticket) -> tuple[str, str] | None:
 
 
 def result_labels(result: TriageResult) -> dict[str, str]:
-    c = result.classification
-    fields = {"queue": c.queue, "category": c.category, "priority": c.priority, "type": c.type,
-              "sentiment": c.sentiment, "churn_risk": c.churn_risk, **c.custom}  # fmt: skip
-    return {name: str(p.value) for name, p in fields.items() if p is not None and p.value is not None}
+    """The predicted labels, as tags and training labels; language is detected, never a label to learn."""
+    predictions = result.classification.predictions()
+    return {name: str(p.value) for name, p in predictions.items() if name != "language" and p.value is not None}
 
 
 def triage_note(result: TriageResult) -> str:

@@ -281,10 +281,6 @@ class JobQueue:
         row = self.history.query_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _row_job(row) if row else None
 
-    def payload(self, job_id: str) -> Any:
-        job = self.get(job_id)
-        return json.loads(job.payload) if job else None
-
     def list(self, state: str | None = None, kind: str | None = None, limit: int = 50) -> list[Job]:
         query, params = "SELECT * FROM jobs WHERE 1 = 1", []
         if state:
