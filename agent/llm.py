@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
 from knowledge.tokens import count_tokens
+from tools.retry_after import retry_after_s
 
 T = TypeVar("T", bound=BaseModel)
 AuditSink = Callable[[dict[str, Any]], None]
@@ -141,13 +142,7 @@ def _is_transient(error: BaseException) -> bool:
 
 
 def _retry_after_s(error: BaseException | None) -> float | None:
-    if not isinstance(error, openai.APIStatusError):
-        return None
-    raw = error.response.headers.get("retry-after")
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except ValueError:
-        return None  # an HTTP date: fall back to backoff rather than parse calendars here
+    return retry_after_s(error.response.headers) if isinstance(error, openai.APIStatusError) else None
 
 
 def _schema_refused(error: openai.BadRequestError) -> bool:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
@@ -15,6 +13,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from tools.helpdesk.actions import SentRequest
 from tools.helpdesk.errors import WriteBackError
+from tools.retry_after import retry_after_s
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +106,7 @@ class HelpdeskHttp:
         response = self._client.request(method, path, json=json)
         status = response.status_code
         if status == 429 or status >= 500 or status in self.retry_statuses:
-            raise _RetryableStatus(response, _retry_after_s(response))
+            raise _RetryableStatus(response, retry_after_s(response.headers))
         if status >= 400:
             raise WriteBackError(
                 f"{self.name} answered {status} on {method} {path}: {_error_text(response)}", status=status
@@ -146,24 +145,6 @@ class Exchange:
             raise
         request.status = response.status_code
         return response
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    """`Retry-After` in seconds: either delta-seconds or an HTTP date (RFC 9110 allows both)."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _error_text(response: httpx.Response) -> str:
