@@ -4,7 +4,6 @@ headless Chromium, and the edited reply reaches a fake Zendesk as a public comme
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -20,8 +19,8 @@ from playwright.sync_api import ConsoleMessage, expect, sync_playwright
 from caseworker.settings import Settings
 from caseworker.workspace import Workspace
 from service.app import create_app
-from service.webhooks.signatures import sign_zendesk
 from tests.fake_helpdesk import Call, FakeHelpdesk
+from tests.zendesk_delivery import signed_zendesk_trigger
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -102,12 +101,7 @@ def live(trained_workspace: Workspace, helpdesk: FakeHelpdesk, monkeypatch: pyte
 
 
 def post_zendesk(base: str, invocation: str) -> dict[str, Any]:
-    payload = {"ticket": {"id": ZENDESK_ID, "subject": SUBJECT, "description": BODY, "priority": "normal",
-                          "tags": "web", "requester": {"id": "c-9", "name": "Ada", "email": "ada@example.com"},
-                          "created_at": "2026-11-29T06:00:00Z"}}  # fmt: skip
-    raw = json.dumps(payload).encode()
-    headers = {**sign_zendesk(SECRET, raw, time.time()), "Content-Type": "application/json",
-               "X-Zendesk-Webhook-Invocation-Id": invocation}  # fmt: skip
+    raw, headers = signed_zendesk_trigger(SECRET, ZENDESK_ID, SUBJECT, BODY, invocation)
     response = httpx.post(f"{base}/webhooks/zendesk", content=raw, headers=headers, timeout=30)
     assert response.status_code in (200, 202), response.text
     return response.json()

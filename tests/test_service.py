@@ -3,9 +3,7 @@ to a fake Zendesk on 127.0.0.1 → review API (interrupt/resume) → the reply r
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +15,9 @@ from caseworker.workspace import Workspace
 from service.app import create_app
 from service.auth import UnsafeBind, check_bind
 from service.runtime import ServiceRuntime
-from service.webhooks.signatures import sign_zendesk
 from service.worker import Worker
 from tests.fake_helpdesk import FakeHelpdesk
+from tests.zendesk_delivery import signed_zendesk_trigger
 
 SECRET = "zendesk-secret"
 TOKEN = "review-token"
@@ -57,12 +55,7 @@ def _drain(client: TestClient) -> int:
 
 
 def post_zendesk(client: TestClient, ticket_id: str, subject: str, body: str, invocation: str) -> dict:
-    payload = {"ticket": {"id": ticket_id, "subject": subject, "description": body, "priority": "normal",
-                          "tags": "web", "requester": {"id": "c-9", "name": "Ada", "email": "ada@example.com"},
-                          "created_at": "2026-11-29T06:00:00Z"}}  # fmt: skip
-    raw = json.dumps(payload).encode()
-    headers = {**sign_zendesk(SECRET, raw, time.time()), "Content-Type": "application/json",
-               "X-Zendesk-Webhook-Invocation-Id": invocation}  # fmt: skip
+    raw, headers = signed_zendesk_trigger(SECRET, ticket_id, subject, body, invocation)
     response = client.post("/webhooks/zendesk", content=raw, headers=headers)
     assert response.status_code in (200, 202), response.text
     return response.json()
