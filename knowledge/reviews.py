@@ -121,8 +121,9 @@ def insert_review(conn: sqlite3.Connection, job_id: str, result_seq: int, result
             job_id,
             result_seq,
             subject,
-            labels["queue"]["value"],
-            labels["category"]["value"],
+            # A history that never labelled queue or category leaves them null in the result.
+            (labels.get("queue") or {}).get("value"),
+            (labels.get("category") or {}).get("value"),
             labels["priority"]["value"],
             (result.get("sla") or {}).get("first_response_due"),
             _now(),

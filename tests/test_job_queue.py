@@ -10,6 +10,7 @@ import pytest
 
 from knowledge.history import History
 from knowledge.jobs import JobQueue, LeaseLost, NewJob
+from knowledge.reviews import ReviewBook
 
 
 class Clock:
@@ -149,3 +150,16 @@ def test_same_work_for_a_ticket_is_not_queued_twice(queue: JobQueue) -> None:
     assert queue.enqueue(job("event-2", "subject+body v1")) == (first, False)
     changed, created = queue.enqueue(job("event-3", "subject+body v2"))
     assert created and changed != first
+
+
+def test_a_review_opens_when_the_history_never_labelled_queue_or_category(queue: JobQueue) -> None:
+    queue.enqueue(_job())
+    job = queue.claim()
+    assert job is not None
+    result = {**_result(), "decision": {"action": "draft_for_review"},
+              "classification": {"queue": None, "category": None, "priority": {"value": "P2"}},
+              "sla": {"first_response_due": "2026-11-30T00:00:00+00:00"}}  # fmt: skip
+    queue.history.record_result(result, {}, job=job.lease, review_subject="Where is my invoice?")
+    [review] = ReviewBook(queue.history).list()
+    assert (review.queue, review.category, review.priority) == (None, None, "P2")
+    assert review.subject == "Where is my invoice?"
