@@ -6,7 +6,6 @@ created with our registered embedding function so Chroma never falls back to its
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,14 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.chroma_local import open_local_chroma
 from knowledge.embeddings import CaseworkerEmbeddingFunction, Embedder
 from knowledge.schemas import ArticleChunk, Ticket
-
-# Chroma reads this at import time in some code paths; set it before chromadb is imported anywhere.
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
-import chromadb
-from chromadb.config import Settings as ChromaSettings
 
 TICKETS = "tickets"
 KB_CHUNKS = "kb_chunks"
@@ -66,38 +60,33 @@ def _key(tenant: str, item_id: str) -> str:
 
 class KnowledgeStore:
     def __init__(self, path: Path, embedder: Embedder, threads: int = 2) -> None:
-        path.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
-        self._client = chromadb.PersistentClient(
-            path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        )
         function = CaseworkerEmbeddingFunction(threads=threads)
         metadata = {"embedding_model": embedder.model_id}
-        self._tickets = self._client.get_or_create_collection(
-            TICKETS,
-            embedding_function=function,
-            metadata=metadata,
-            configuration={"hnsw": {"space": "cosine"}},
-        )
-        self._kb = self._client.get_or_create_collection(
-            KB_CHUNKS,
-            embedding_function=function,
-            metadata=metadata,
-            configuration={"hnsw": {"space": "cosine"}},
-        )
-        for collection in (self._tickets, self._kb):
-            built_with = (collection.metadata or {}).get("embedding_model")
-            if built_with != embedder.model_id:
-                raise StoreMismatchError(
-                    f"collection {collection.name!r} under {path} was built with {built_with!r}, "
-                    f"not {embedder.model_id!r}: use a fresh --data-dir or re-ingest"
+
+        def open_collections(client: Any) -> dict[str, Any]:
+            collections = {
+                name: client.get_or_create_collection(
+                    name, embedding_function=function, metadata=metadata, configuration={"hnsw": {"space": "cosine"}}
                 )
-        self._batch = max(1, min(self._client.get_max_batch_size(), 1000))
+                for name in (TICKETS, KB_CHUNKS)
+            }
+            for collection in collections.values():
+                built_with = (collection.metadata or {}).get("embedding_model")
+                if built_with != embedder.model_id:
+                    raise StoreMismatchError(
+                        f"collection {collection.name!r} under {path} was built with {built_with!r}, "
+                        f"not {embedder.model_id!r}: use a fresh --data-dir or re-ingest"
+                    )
+            return collections
+
+        self._chroma = open_local_chroma(path, open_collections)
+        self._batch = max(1, min(self._chroma.client.get_max_batch_size(), 1000))
 
     # --- writing -------------------------------------------------------------------------------
     def upsert_tickets(self, tickets: Sequence[Ticket], embeddings: np.ndarray) -> None:
         self._upsert(
-            self._tickets,
+            TICKETS,
             ids=[_key(t.tenant, t.id) for t in tickets],
             embeddings=embeddings,
             documents=[t.text for t in tickets],
@@ -106,7 +95,7 @@ class KnowledgeStore:
 
     def upsert_chunks(self, chunks: Sequence[ArticleChunk], embeddings: np.ndarray) -> None:
         self._upsert(
-            self._kb,
+            KB_CHUNKS,
             ids=[_key(c.tenant, c.id) for c in chunks],
             embeddings=embeddings,
             documents=[c.text for c in chunks],
@@ -125,25 +114,28 @@ class KnowledgeStore:
 
     def _upsert(
         self,
-        collection: Any,
+        collection: str,
         ids: list[str],
         embeddings: np.ndarray,
         documents: list[str],
         metadatas: list[dict[str, Any]],
     ) -> None:
-        # Chroma caps the records per call; large imports go in slices.
+        # Chroma caps the records per call; large imports go in slices, each its own write so that
+        # other processes' reads get in between.
         for start in range(0, len(ids), self._batch):
             end = start + self._batch
-            collection.upsert(
-                ids=ids[start:end],
-                embeddings=embeddings[start:end],
-                documents=documents[start:end],
-                metadatas=metadatas[start:end],
-            )
+            with self._chroma.writing() as collections:
+                collections[collection].upsert(
+                    ids=ids[start:end],
+                    embeddings=embeddings[start:end],
+                    documents=documents[start:end],
+                    metadatas=metadatas[start:end],
+                )
 
     def delete_article_chunks(self, tenant: str, article_id: str) -> None:
         """Drop an article's old chunks first, so a shorter new version leaves no stale tail behind."""
-        self._kb.delete(where={"$and": [{"tenant": tenant}, {"article_id": article_id}]})
+        with self._chroma.writing() as collections:
+            collections[KB_CHUNKS].delete(where={"$and": [{"tenant": tenant}, {"article_id": article_id}]})
 
     @staticmethod
     def _ticket_metadata(ticket: Ticket) -> dict[str, Any]:
@@ -166,7 +158,7 @@ class KnowledgeStore:
         where: dict[str, Any] = {"$and": [{"tenant": tenant}, {"resolved": True}]}
         if exclude_id is not None:
             where["$and"].append({"ticket_id": {"$ne": exclude_id}})
-        result = self._query(self._tickets, embedding, k, where, with_documents=True)
+        result = self._query(TICKETS, embedding, k, where, with_documents=True)
         hits = []
         for meta, distance in result:
             labels = {key[6:]: str(v) for key, v in meta.items() if key.startswith("label_")}
@@ -184,7 +176,7 @@ class KnowledgeStore:
         return hits
 
     def search_kb(self, embedding: np.ndarray, tenant: str, k: int) -> list[ChunkHit]:
-        result = self._query(self._kb, embedding, k, {"tenant": tenant}, with_documents=True)
+        result = self._query(KB_CHUNKS, embedding, k, {"tenant": tenant}, with_documents=True)
         return [
             ChunkHit(
                 chunk_id=str(meta["chunk_id"]),
@@ -199,21 +191,24 @@ class KnowledgeStore:
 
     def _query(
         self,
-        collection: Any,
+        collection: str,
         embedding: np.ndarray,
         k: int,
         where: dict[str, Any],
         with_documents: bool = False,
     ) -> list[tuple[dict[str, Any], float]]:
-        if k <= 0 or collection.count() == 0:
+        if k <= 0:
             return []
         include = ["metadatas", "distances", *(["documents"] if with_documents else [])]
-        result = collection.query(
-            query_embeddings=[np.asarray(embedding, dtype=np.float32)],
-            n_results=k,
-            where=where,
-            include=include,
-        )
+        with self._chroma.reading() as collections:
+            if collections[collection].count() == 0:
+                return []
+            result = collections[collection].query(
+                query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+                n_results=k,
+                where=where,
+                include=include,
+            )
         metadatas = result["metadatas"][0]
         distances = result["distances"][0]
         documents = result["documents"][0] if with_documents else [None] * len(metadatas)
@@ -226,7 +221,10 @@ class KnowledgeStore:
         where = {"tenant": tenant} if tenant else None
         offset = 0
         while True:
-            page = self._tickets.get(where=where, include=["embeddings", "metadatas"], limit=1000, offset=offset)
+            with self._chroma.reading() as collections:
+                page = collections[TICKETS].get(
+                    where=where, include=["embeddings", "metadatas"], limit=1000, offset=offset
+                )
             if not page["ids"]:
                 return
             for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True):
@@ -234,4 +232,5 @@ class KnowledgeStore:
             offset += len(page["ids"])
 
     def counts(self) -> dict[str, int]:
-        return {TICKETS: self._tickets.count(), KB_CHUNKS: self._kb.count()}
+        with self._chroma.reading() as collections:
+            return {name: collection.count() for name, collection in collections.items()}
