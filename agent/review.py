@@ -16,10 +16,11 @@ from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agent.schemas import Action
+from agent.schemas import Action, TriageResult
 from agent.state import TriageContext, TriageState
-from agent.writeback_plan import reply_writeback, result_labels
+from agent.writeback_plan import reply_writeback
 from knowledge.reviews import ReviewBook, ReviewDecision, review_id_for
+from knowledge.schemas import TRAINABLE_SOURCES, LabelSource, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +37,41 @@ def await_review(state: TriageState) -> dict[str, Any]:
     return {"review": ReviewDecision.model_validate(answer)}
 
 
+def reviewed_labels(
+    ticket: Ticket, result: TriageResult, decision: ReviewDecision
+) -> tuple[dict[str, str], dict[str, LabelSource]]:
+    """The ticket's labels and their provenance after a human decision (see ReviewDecision)."""
+    labels, sources = dict(ticket.labels), {name: ticket.label_source(name) for name in ticket.labels}
+    shown = set(decision.confirmed_fields) if decision.confirmed_fields is not None else None
+    for name, prediction in result.classification.predictions().items():
+        if name == "language":  # detected, never a label to learn
+            continue
+        confirmable = decision.outcome != "rejected" and prediction.source in ("local", "llm")
+        if confirmable and (shown is None or name in shown):
+            labels[name], sources[name] = prediction.value, "human_confirmed"
+        elif name not in labels or sources[name] not in TRAINABLE_SOURCES:
+            labels[name], sources[name] = prediction.value, ("rule" if prediction.source == "rule" else "predicted")
+    for name, value in decision.labels.items():
+        if value:
+            labels[name], sources[name] = value, "human_corrected"
+    return labels, sources
+
+
 def apply_review(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
     ctx = runtime.context
     decision: ReviewDecision = state["review"]
     result, ticket = state["result"], state["ticket"]
     review_id = review_id_for(state["job"].job_id)
-    labels = {**result_labels(result), **{k: v for k, v in decision.labels.items() if v}}
+    labels, sources = reviewed_labels(ticket, result, decision)
     draft = result.draft.body if result.draft else None
     reply = None if decision.outcome == "rejected" else (decision.reply or draft)
-    reviewed = ticket.model_copy(update={"labels": {**ticket.labels, **labels}, "reply": reply or ticket.reply})
+    reviewed = ticket.model_copy(update={"labels": labels, "label_sources": sources, "reply": reply or ticket.reply})
+    human = {name: value for name, value in labels.items() if sources[name] in ("human_confirmed", "human_corrected")}
     ReviewBook(ctx.history).decide(
         review_id,
         decision.model_copy(update={"reply": reply}),
-        labels=labels,
+        labels=human,
+        label_sources={name: sources[name] for name in human},
         draft=draft,
         ticket=reviewed,
         follow_up=reply_writeback(ticket, reply, review_id) if reply else None,

@@ -113,7 +113,7 @@ class Workspace:
 
     # --- train ---------------------------------------------------------------------------------
     def train(self, progress: Callable[[str], None] | None = None) -> LocalModel:
-        tickets = [t for t in self.history.all_tickets() if t.labels]
+        tickets = [t for t in self.history.all_tickets() if t.trainable_labels()]
         if not tickets:
             raise ModelNotTrainedError("no labelled tickets in the history: run `caseworker ingest tickets` first")
         stored = {(tenant, ticket_id): vector for tenant, ticket_id, vector in self.store.ticket_embeddings()}
@@ -124,8 +124,9 @@ class Workspace:
                 stored[(ticket.tenant, ticket.id)] = vector
         texts = [model_text(t.subject, t.body) for t in tickets]
         embeddings = np.vstack([stored[(t.tenant, t.id)] for t in tickets])
-        fields = sorted({name for t in tickets for name in t.labels})
-        labels = {name: [t.labels.get(name) for t in tickets] for name in fields}
+        trainable = [t.trainable_labels() for t in tickets]
+        fields = sorted({name for labels in trainable for name in labels})
+        labels = {name: [t.get(name) for t in trainable] for name in fields}
         model = LocalModel.train(texts, embeddings, labels, progress=progress)
         model.save(self.settings.model_dir)
         self.history.audit("train", {"version": model.version, "n_train": model.n_train, "fields": fields})

@@ -77,7 +77,7 @@ class Targets:
 def targets_for(ticket: Ticket, review: ReviewOutcome | None, options: BuildOptions) -> Targets:
     """What the model should learn to answer for this ticket. Model output is never a target:
     a stored TriageResult is ignored; the ticket's own labels and reply, or a human review, are."""
-    labels = {k: v for k, v in ticket.labels.items() if k != options.thread_field}
+    labels = {k: v for k, v in ticket.trainable_labels().items() if k != options.thread_field}
     if ticket.language:
         labels.setdefault("language", ticket.language.lower())
     label_source = "ticket" if labels else None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job
+from knowledge.migrations import migrate
 from knowledge.reviews import REVIEWS_SCHEMA, insert_review
 from knowledge.schemas import Ticket
 
@@ -85,15 +86,7 @@ class History:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(_SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA)
-        self._migrate()
-
-    def _migrate(self) -> None:
-        # Data dirs created before the service existed have results without a job column.
-        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(results)")}
-        if "job_id" not in columns:
-            self._conn.execute("ALTER TABLE results ADD COLUMN job_id TEXT")
-        # One result per job, enforced by the database: the last guard against a duplicate delivery.
-        self._conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_job ON results (job_id)")
+        migrate(self._conn)
 
     def close(self) -> None:
         self._conn.close()

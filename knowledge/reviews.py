@@ -63,11 +63,17 @@ def review_id_for(job_id: str) -> str:
 
 
 class ReviewDecision(BaseModel):
-    """A human's decision on a draft; `labels` holds only the fields the human corrected."""
+    """A human's decision on a draft; `labels` holds only the fields the human corrected.
+
+    `confirmed_fields` are the fields the reviewer was shown as editable (None: every predicted field
+    but language). Approving confirms those of them a model predicted; a rule-made field becomes a
+    label only when the reviewer changed it.
+    """
 
     outcome: Literal["approved", "edited", "rejected"]
     reply: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    confirmed_fields: list[str] | None = None
     reason: str | None = None
     reviewer: str | None = None
 
@@ -166,6 +172,7 @@ class ReviewBook:
         review_id: str,
         decision: ReviewDecision,
         labels: dict[str, str],
+        label_sources: dict[str, str],
         draft: str | None,
         ticket: Ticket | None,
         follow_up: NewJob | None,
@@ -174,8 +181,9 @@ class ReviewBook:
     ) -> Review:
         """Store the decision, its audit event, the corrected ticket and the reply's write-back job at once.
 
-        `labels` are the labels as the reviewer left them (corrections included): the contract the
-        fine-tuning pipeline reads; `decision.labels` (only what was corrected) is kept as `corrected`.
+        `labels` are the labels a human stands behind (confirmed or corrected): the contract the
+        fine-tuning pipeline reads, with their `label_sources`; `decision.labels` (only what was
+        corrected) is kept as `corrected`.
         """
         with self.history.transaction() as conn:
             row = conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()
@@ -186,6 +194,7 @@ class ReviewBook:
             detail = {
                 "outcome": decision.outcome,
                 "labels": labels,
+                "label_sources": label_sources,
                 "corrected": decision.labels,
                 "reply": decision.reply if decision.outcome != "rejected" else None,
                 "draft": draft,

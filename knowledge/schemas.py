@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -19,6 +19,11 @@ DEFAULT_TENANT = "default"
 STANDARD_LABELS: tuple[str, ...] = ("queue", "category", "priority", "type", "sentiment", "churn_risk")
 
 PRIORITIES: tuple[str, ...] = ("P0", "P1", "P2", "P3")
+
+#: Where a stored label came from. Only imported and human labels are ground truth: they train the
+#: local model and enter evals and fine-tuning sets; predicted and rule-made labels never do.
+LabelSource = Literal["imported", "human_confirmed", "human_corrected", "predicted", "rule"]
+TRAINABLE_SOURCES: frozenset[str] = frozenset({"imported", "human_confirmed", "human_corrected"})
 
 # Helpdesks name priorities many ways; everything funnels into P0–P3 so SLA and policy have one scale.
 _PRIORITY_ALIASES: dict[str, str] = {
@@ -72,6 +77,8 @@ class Ticket(BaseModel):
     customer: Customer | None = None
     tags: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
+    #: Provenance per label; a label without an entry was imported (a history file or the helpdesk).
+    label_sources: dict[str, LabelSource] = Field(default_factory=dict)
     reply: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
@@ -125,6 +132,19 @@ class Ticket(BaseModel):
             text = str(raw).strip()
             cleaned[str(key)] = normalise_priority(text) if key == "priority" else text
         return cleaned
+
+    @model_validator(mode="after")
+    def _sources_of_present_labels(self) -> Ticket:
+        if any(name not in self.labels for name in self.label_sources):
+            self.label_sources = {k: v for k, v in self.label_sources.items() if k in self.labels}
+        return self
+
+    def label_source(self, name: str) -> LabelSource:
+        return self.label_sources.get(name, "imported")
+
+    def trainable_labels(self) -> dict[str, str]:
+        """The labels a human or the team's own history stands behind: what trains and evaluates."""
+        return {k: v for k, v in self.labels.items() if self.label_source(k) in TRAINABLE_SOURCES}
 
     @property
     def text(self) -> str:

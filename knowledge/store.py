@@ -147,7 +147,8 @@ class KnowledgeStore:
             "reply": (ticket.reply or "")[:_REPLY_EXCERPT_CHARS],
             "customer_id": (ticket.customer.id if ticket.customer and ticket.customer.id else ""),
         }
-        for name, value in ticket.labels.items():
+        # Only labels a human or the team's history stands behind: evidence and few-shot examples read these.
+        for name, value in ticket.trainable_labels().items():
             meta[f"label_{name}"] = value
         return meta
 

@@ -18,6 +18,8 @@ class ApproveRequest(BaseModel):
     reply: str | None = Field(default=None, max_length=50_000)
     #: Only the classification fields the agent corrected.
     labels: dict[str, str] = Field(default_factory=dict)
+    #: The fields the agent was shown as editable; approving confirms these (default: every predicted field).
+    confirmed_fields: list[str] | None = Field(default=None, max_length=100)
     reviewer: str | None = Field(default=None, max_length=200)
 
 
@@ -82,6 +84,7 @@ def approve(request: Request, review_id: str, body: ApproveRequest) -> dict[str,
         outcome="edited" if edited else "approved",
         reply=body.reply if edited else draft,
         labels=body.labels,
+        confirmed_fields=body.confirmed_fields,
         reviewer=body.reviewer,
     )
     return _decide(request, review_id, decision)

@@ -1,7 +1,7 @@
 // Deciding the open item: approve (with any edits) or reject (with a reason), then move on to the next one.
 
 import { api, reportError, setStatus } from "./api.js";
-import { changedLabels } from "./detail.js";
+import { changedLabels, shownFields } from "./detail.js";
 import { $ } from "./dom.js";
 import { loadQueue, renderQueue, select } from "./queue.js";
 import { state } from "./state.js";
@@ -32,7 +32,7 @@ export async function approve() {
     textarea.focus();
     return;
   }
-  await decide("approve", { reply: textarea.value, labels: changedLabels(), reviewer: reviewerName() });
+  await decide("approve", { reply: textarea.value, labels: changedLabels(), confirmed_fields: shownFields(), reviewer: reviewerName() });
 }
 
 export async function reject() {

@@ -159,6 +159,11 @@ function onLabelEdit(ev) {
   input.closest("tr").classList.toggle("changed", input.value.trim() !== input.dataset.original);
 }
 
+/** The fields the reviewer saw as editable: approving confirms those a model predicted. */
+export function shownFields() {
+  return [...document.querySelectorAll("#classification [data-field][data-original]")].map((i) => i.dataset.field);
+}
+
 export function changedLabels() {
   const labels = {};
   for (const input of document.querySelectorAll("#classification [data-field][data-original]")) {
