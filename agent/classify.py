@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from agent.local_model import LocalModel
 
 NAMED_FIELDS = ("queue", "category", "priority", "type", "sentiment", "churn_risk")
+#: Fields that say where a ticket goes and what answers it: without a prediction, a human must look.
+ROUTING_FIELDS = ("queue", "category", "type")
 #: Signals that put a floor under the priority: the history may never have seen such a ticket.
 _PRIORITY_FLOOR_SIGNALS = {Signal.SECURITY, Signal.OUTAGE, Signal.DATA_LOSS}
 _FLOOR = "P1"
@@ -63,12 +65,18 @@ def finalize(
     signals: list[Signal],
     repeat_contact: bool,
     notes: list[str] | None = None,
+    unlearned: dict[str, int] | None = None,
 ) -> Classification:
     notes = list(notes or [])
     needs_review = not model_trained
     if not model_trained:
-        notes.append("no local model trained yet: run `caseworker train`")
+        notes.append("no local model trained yet for this tenant: run `caseworker train`")
     predictions = {**local, **llm}
+    for name, count in (unlearned or {}).items():
+        # Too little of this tenant's own labelled history to learn the field: a human decides it.
+        if name not in predictions and name in ROUTING_FIELDS:
+            notes.append(f"{name}: only {count} labelled tickets of this tenant, too few to predict it")
+            needs_review = True
 
     priority = predictions.get("priority")
     if priority is not None and priority.value not in PRIORITIES:

@@ -98,7 +98,8 @@ def _suggested_teams(state: TriageState, reason: DecisionReason, ctx: TriageCont
     classification = state["classification"]
     queue = classification.queue
     ranked = [label for label, _ in (queue.alternatives if queue else [])] or ([queue.value] if queue else [])
-    known = list(ctx.local_model.fields.get("queue", [])) if ctx.local_model else []
+    model = ctx.local_model(state["ticket"].tenant)
+    known = list(model.fields.get("queue", [])) if model else []
     for hint in _TEAM_HINTS.get(reason, ()):
         match = next((name for name in known if hint in name.lower()), None)
         if match:

@@ -21,6 +21,7 @@ Only numpy, scipy and scikit-learn; saved with joblib (pickle: load only model d
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -213,6 +214,12 @@ def _train_field(
         "cv_accuracy": float((logp.argmax(axis=1) == y).mean()),
         "cv_log_loss": float(-logp[np.arange(n), y].mean()),
         **{f"cv_accuracy_{v}": float((s.argmax(axis=1) == y).mean()) for v, s in zip(VIEWS, views, strict=True)},
+        # Out-of-fold confidences: the drift monitor's reference for how sure the model is on unseen text.
+        "confidence_hist": np.histogram(np.exp(logp.max(axis=1)), bins=10, range=(0, 1))[0].tolist(),
+        # ... and for which labels it predicts on unseen text (its bias included, unlike the true label mix).
+        "predicted_counts": {
+            classes[c]: int(k) for c, k in enumerate(np.bincount(logp.argmax(axis=1), minlength=n_classes))
+        },
     }
     progress(
         f"{name}: cross-validated accuracy {cv['cv_accuracy']:.1%}, weights "
@@ -404,11 +411,8 @@ class LocalModel:
         return [(int(i), float(s)) for i, s in zip(idx[0], sims[0], strict=True)]
 
     # --- persistence ---------------------------------------------------------------------------
-    def save(self, directory: Path) -> Path:
-        """Write local_model.joblib (the model) and local_model.json (human-readable metadata)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {
+    def _state(self) -> dict[str, Any]:
+        return {
             "format_version": FORMAT_VERSION,
             "version": self.version,
             "trained_at": self.trained_at,
@@ -418,10 +422,25 @@ class LocalModel:
             "fields": self._fields,
             "meta": self.meta,
         }
+
+    def to_bytes(self) -> bytes:
+        """The model as bytes for the model registry (joblib, compressed: pickle, so load only your own)."""
+        buffer = io.BytesIO()
+        joblib.dump(self._state(), buffer, compress=3)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str = "the model registry") -> LocalModel:
+        return cls._from_state(lambda: joblib.load(io.BytesIO(data)), where)
+
+    def save(self, directory: Path) -> Path:
+        """Write local_model.joblib (the model) and local_model.json (human-readable metadata)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
         # Write-then-rename so a crash mid-save never leaves a half-written model that loads.
         model_path = directory / MODEL_FILE
         tmp = model_path.with_suffix(".joblib.tmp")
-        joblib.dump(state, tmp)
+        joblib.dump(self._state(), tmp)
         os.replace(tmp, model_path)
         meta_tmp = directory / (META_FILE + ".tmp")
         meta_tmp.write_text(json.dumps(self.meta, indent=2, sort_keys=True), encoding="utf-8")
@@ -433,16 +452,20 @@ class LocalModel:
         path = Path(directory) / MODEL_FILE
         if not path.is_file():
             raise ModelNotTrainedError(f"no local model in {directory}: run `caseworker train` first")
+        return cls._from_state(lambda: joblib.load(path), str(directory))
+
+    @classmethod
+    def _from_state(cls, read: Callable[[], Any], where: str) -> LocalModel:
         try:
-            state = joblib.load(path)
+            state = read()
         except Exception as exc:  # unpickling fails in many ways (truncated file, other library versions)
             raise ModelNotTrainedError(
-                f"the local model in {directory} cannot be read ({type(exc).__name__}: {exc}); "
+                f"the local model in {where} cannot be read ({type(exc).__name__}: {exc}); "
                 "rebuild it with `caseworker train`"
             ) from exc
         if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
             raise ModelNotTrainedError(
-                f"the local model in {directory} was written by another Caseworker version; "
+                f"the local model in {where} was written by another Caseworker version; "
                 "rebuild it with `caseworker train`"
             )
         return cls(

@@ -100,13 +100,14 @@ def classify(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, A
     started = time.perf_counter()
     ctx = runtime.context
     ticket = state["ticket"]
-    local = local_predictions(ctx.local_model, state["model_text"], np.asarray(state["embedding"], dtype=np.float32))
+    model = ctx.local_model(ticket.tenant)
+    local = local_predictions(model, state["model_text"], np.asarray(state["embedding"], dtype=np.float32))
     usage = LLMUsage()
     answers: dict[str, FieldPrediction] = {}
     notes: list[str] = []
     saved = 0
     if ctx.llm is not None and ctx.mode != "local":
-        fields = llm_fields(ctx.local_model)
+        fields = llm_fields(model)
         wanted = (
             list(fields)
             if ctx.mode == "llm"
@@ -139,7 +140,8 @@ def classify(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, A
     classification = finalize(
         local=local,
         llm=answers,
-        model_trained=ctx.local_model is not None,
+        model_trained=model is not None,
+        unlearned=dict((model.meta.get("skipped_fields") or {}) if model else {}),
         taxonomy=ctx.taxonomy,
         text=state["model_text"],
         language=state["language"],
@@ -153,6 +155,7 @@ def classify(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, A
     return {
         "classification": classification,
         "category_agreement": agree,
+        "model_version": model.version if model else "rules-only",
         "llm_usage": usage,
         "llm_saved": saved,
         "timings_ms": _elapsed(state, "classify", started),
@@ -247,7 +250,7 @@ def escalate(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, A
 def record(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
     ctx = runtime.context
     ticket = state["ticket"]
-    model_version = ctx.local_model.version if ctx.local_model else "rules-only"
+    model_version = state.get("model_version") or "rules-only"
     usage = state["llm_usage"]
     if usage.calls and ctx.llm is not None:
         model_version = f"{ctx.llm.model} + {model_version}"

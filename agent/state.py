@@ -23,6 +23,7 @@ from tools.sla import SlaPolicy
 if TYPE_CHECKING:
     from agent.llm import LLMClient
     from agent.local_model import LocalModel
+    from agent.model_provider import ModelProvider
 
 
 def _utcnow() -> datetime:
@@ -35,7 +36,8 @@ class TriageContext:
 
     history: History
     retriever: Retriever
-    local_model: LocalModel | None
+    #: Each tenant's champion model (None: rules only, as before any training).
+    models: ModelProvider | None
     taxonomy: Taxonomy | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     sla: SlaPolicy = field(default_factory=SlaPolicy)
@@ -51,6 +53,10 @@ class TriageContext:
     clock: Callable[[], datetime] = _utcnow
     #: Attempts a write-back job queued by this run gets before it is dead (service runs only).
     job_max_attempts: int = 5
+
+    def local_model(self, tenant: str) -> LocalModel | None:
+        """The tenant's model, as promoted right now (another process may have promoted a new one)."""
+        return self.models.for_tenant(tenant) if self.models is not None else None
 
 
 class TriageState(TypedDict, total=False):
@@ -72,6 +78,8 @@ class TriageState(TypedDict, total=False):
     similar_texts: dict[str, str]
     kb_texts: dict[str, str]
     classification: Classification
+    #: The local model version that classified this ticket ("rules-only" without one).
+    model_version: str
     category_agreement: bool
     llm_usage: LLMUsage
     llm_saved: int

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from caseworker.cli_common import (
+    EXIT_REJECTS,
+    DataDir,
+    Mode,
+    Tenant,
+    err,
+    fail,
+    progress_bar,
+    settings_for,
+    workspace_for,
+)
 from caseworker.cli_eval import eval_command
 from caseworker.cli_finetune import finetune_app
+from caseworker.cli_models import drift_command, models_app, stats_command, train_command
 from caseworker.cli_service import jobs_app, serve_command, worker_command
-from caseworker.settings import Settings
 
 if TYPE_CHECKING:
-    from caseworker.workspace import Workspace
     from knowledge.importers import ImportReport
     from knowledge.kb_importer import KBImport
 
@@ -37,56 +41,12 @@ app.command("eval")(eval_command)
 app.command("serve")(serve_command)
 app.command("worker")(worker_command)
 app.add_typer(jobs_app, name="jobs")
+app.command("train")(train_command)
+app.add_typer(models_app, name="models")
+app.command("stats")(stats_command)
+app.command("drift")(drift_command)
 llm_app = typer.Typer(help=r"Run a local OpenAI-compatible LLM server (needs the extra: pip install caseworker\[llm]).")
 app.add_typer(llm_app, name="llm")
-
-err = Console(stderr=True, soft_wrap=True)  # messages name files and lines: never wrap them
-EXIT_REJECTS = 1
-EXIT_USAGE = 2
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data dir (Chroma, SQLite, models). Env: CASEWORKER_DATA_DIR.", show_default=False),
-]
-
-
-class Mode(StrEnum):
-    local = "local"
-    llm = "llm"
-    cascade = "cascade"
-
-
-Tenant = Annotated[str | None, typer.Option("--tenant", help="Tenant for rows that name none (default: 'default').")]
-
-
-def settings_for(data_dir: Path | None, **options: object) -> Settings:
-    overrides: dict[str, object] = {"data_dir": data_dir} if data_dir is not None else {}
-    overrides.update({key: value for key, value in options.items() if value is not None})
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(f"CASEWORKER_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise fail(f"invalid settings: {problems}") from exc
-
-
-def workspace_for(data_dir: Path | None, **options: object) -> Workspace:
-    # Imported here: loading the graph, Chroma and onnxruntime would make `--help` take seconds.
-    from caseworker.workspace import Workspace
-
-    return Workspace(settings_for(data_dir, **options))
-
-
-@contextmanager
-def progress_bar(description: str, total: int) -> Iterator[Progress]:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=False) as progress:
-        progress.add_task(description, total=total)
-        yield progress
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
 
 
 @ingest_app.command("tickets")
@@ -183,21 +143,6 @@ def ingest_taxonomy(
 
 
 @app.command()
-def train(data_dir: DataDir = None) -> None:
-    """(Re)build the local classifier from the labelled history in the data dir."""
-    from agent.local_model import ModelNotTrainedError
-
-    workspace = workspace_for(data_dir)
-    with err.status("Training the local model...") as status:
-        try:
-            model = workspace.train(progress=lambda message: status.update(f"Training: {message}"))
-        except ModelNotTrainedError as exc:
-            raise fail(str(exc)) from exc
-    fields = ", ".join(f"{name} ({len(classes)} classes)" for name, classes in model.fields.items())
-    err.print(f"model {model.version} trained on {model.n_train} tickets: {fields}")
-
-
-@app.command()
 def triage(
     source: Annotated[str, typer.Argument(help="A JSON or JSONL file of tickets, or - for stdin.")],
     out: Annotated[Path | None, typer.Option(help="Write results here instead of stdout.")] = None,
@@ -230,8 +175,11 @@ def triage(
         context = workspace.context()
     except LLMConfigError as exc:
         raise fail(str(exc)) from exc
-    if context.local_model is None:
-        err.print("[yellow]warning:[/yellow] no local model: run `caseworker train`; results need review")
+    if context.local_model(workspace.settings.tenant) is None:
+        err.print(
+            f"[yellow]warning:[/yellow] no local model for tenant {workspace.settings.tenant!r}: "
+            "run `caseworker train`; results need review"
+        )
     sink = out.open("w", encoding="utf-8") if out else sys.stdout
     try:
         with progress_bar("Triaging", len(parsed.tickets)) as bar:

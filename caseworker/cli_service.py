@@ -9,6 +9,7 @@ import json
 import logging
 import signal
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -52,7 +53,12 @@ def _queue(data_dir: Path | None) -> JobQueue:
 
 
 def _warn_untrained(settings: Settings) -> None:
-    if not settings.model_dir.is_dir():
+    from knowledge.history import History
+    from knowledge.model_registry import ModelRegistry
+
+    with closing(History(settings.history_path)) as history:
+        tenants = ModelRegistry(history).tenants()
+    if not tenants:
         err.print(f"[yellow]warning:[/yellow] no trained model in {settings.data_dir}: run `caseworker ingest tickets` "
                   "and `caseworker train` first; until then triage runs on rules only")  # fmt: skip
 

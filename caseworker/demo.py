@@ -53,8 +53,11 @@ def run_demo(settings: Settings, console: Console) -> Path:
         f"({kb_counts.chunks} chunks), taxonomy of {len(taxonomy.categories)} categories"
     )
     with console.status("Training the local model...") as status:
-        model = workspace.train(progress=lambda message: status.update(f"Training: {message}"))
-    console.print(f"Trained {model.version} on {model.n_train} tickets")
+        (trained,) = workspace.train(progress=lambda message: status.update(f"Training: {message}"))
+    held_out = trained.record.report["n_holdout"]
+    console.print(
+        f"Trained {trained.version} on {trained.record.n_train} tickets ({held_out} newest held out to score it)"
+    )
 
     incoming = parse_tickets((samples / "incoming.jsonl").read_text(encoding="utf-8"), "incoming.jsonl")
     context = workspace.context()

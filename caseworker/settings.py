@@ -33,6 +33,21 @@ class Settings(BaseSettings):
     high_value_mrr: float = Field(default=2000, ge=0)
     signoff: str = "The Support Team"
 
+    # The local model: one per tenant, trained on its own labelled history, promoted through a gate
+    min_labels_per_field: int = Field(default=50, ge=1, description="A field with fewer labels is not learned.")
+    holdout_share: float = Field(default=0.15, ge=0, le=0.5, description="Newest share held out to score a model.")
+    promotion_tolerance: float = Field(default=0.01, ge=0, le=1, description="Allowed macro-F1 drop per field.")
+    models_keep: int = Field(default=5, ge=1, description="Model versions per tenant whose bytes are kept.")
+    #: Learning from feedback: a worker retrains a tenant after this many review decisions (0: never) ...
+    retrain_after_labels: int = Field(default=200, ge=0)
+    #: ... and/or every this many seconds when there are new decisions (0: no schedule).
+    retrain_every_s: float = Field(default=0.0, ge=0)
+    #: Drift: population stability index above which a `drift_alert` is raised; results in the window.
+    drift_threshold: float = Field(default=0.2, gt=0)
+    drift_window: int = Field(default=500, ge=50)
+    #: How often a worker checks the retrain schedule and drift between jobs.
+    maintenance_interval_s: float = Field(default=60.0, gt=0)
+
     # LLM endpoint: any OpenAI-compatible server
     model: str | None = None
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))

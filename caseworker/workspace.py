@@ -12,14 +12,17 @@ from pathlib import Path
 import numpy as np
 
 from agent.llm import LLMClient, LLMConfig, Price
-from agent.local_model import LocalModel, ModelNotTrainedError
+from agent.local_model import ModelNotTrainedError
+from agent.model_provider import ModelProvider
 from agent.policy import PolicyConfig
 from agent.state import TriageContext
 from agent.text import model_text
+from agent.training import Promote, TenantTrainer, TrainingOptions, TrainingReport
 from caseworker.settings import Settings
 from knowledge.chunking import chunk_article
 from knowledge.embeddings import Embedder, local_embedder
 from knowledge.history import History, UpsertCounts
+from knowledge.model_registry import ModelRegistry
 from knowledge.schemas import Article, Ticket
 from knowledge.store import KnowledgeStore
 from knowledge.taxonomy import Taxonomy
@@ -112,31 +115,37 @@ class Workspace:
         return Taxonomy.load(path) if path.is_file() else None
 
     # --- train ---------------------------------------------------------------------------------
-    def train(self, progress: Callable[[str], None] | None = None) -> LocalModel:
-        tickets = [t for t in self.history.all_tickets() if t.trainable_labels()]
-        if not tickets:
-            raise ModelNotTrainedError("no labelled tickets in the history: run `caseworker ingest tickets` first")
-        stored = {(tenant, ticket_id): vector for tenant, ticket_id, vector in self.store.ticket_embeddings()}
-        missing = [t for t in tickets if (t.tenant, t.id) not in stored]
-        if missing:
-            vectors = self._embed([model_text(t.subject, t.body) for t in missing], _noop)
-            for ticket, vector in zip(missing, vectors, strict=True):
-                stored[(ticket.tenant, ticket.id)] = vector
-        texts = [model_text(t.subject, t.body) for t in tickets]
-        embeddings = np.vstack([stored[(t.tenant, t.id)] for t in tickets])
-        trainable = [t.trainable_labels() for t in tickets]
-        fields = sorted({name for labels in trainable for name in labels})
-        labels = {name: [t.get(name) for t in trainable] for name in fields}
-        model = LocalModel.train(texts, embeddings, labels, progress=progress)
-        model.save(self.settings.model_dir)
-        self.history.audit("train", {"version": model.version, "n_train": model.n_train, "fields": fields})
-        return model
+    @cached_property
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(self.history, keep=self.settings.models_keep)
 
-    def local_model(self) -> LocalModel | None:
-        try:
-            return LocalModel.load(self.settings.model_dir)
-        except ModelNotTrainedError:
-            return None
+    @cached_property
+    def models(self) -> ModelProvider:
+        return ModelProvider(self.registry)
+
+    def training_options(self, promote: Promote = "auto", holdout_share: float | None = None) -> TrainingOptions:
+        s = self.settings
+        return TrainingOptions(
+            min_labels_per_field=s.min_labels_per_field,
+            holdout_share=s.holdout_share if holdout_share is None else holdout_share,
+            tolerance=s.promotion_tolerance,
+            promote=promote,
+        )
+
+    def train(
+        self,
+        tenant: str | None = None,
+        promote: Promote = "auto",
+        holdout_share: float | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> list[TrainingReport]:
+        """Train a candidate for `tenant` (every tenant with labelled history when None), through the gate."""
+        tenants = [tenant] if tenant is not None else self.history.tenants()
+        if not tenants:
+            raise ModelNotTrainedError("no labelled tickets in the history: run `caseworker ingest tickets` first")
+        trainer = TenantTrainer(self.history, self.store, self.embedder, self.registry)
+        options = self.training_options(promote, holdout_share)
+        return [trainer.train(name, options, progress) for name in tenants]
 
     # --- triage --------------------------------------------------------------------------------
     def llm(self) -> LLMClient | None:
@@ -184,7 +193,7 @@ class Workspace:
         return TriageContext(
             history=self.history,
             retriever=Retriever(self.store, self.embedder),
-            local_model=self.local_model(),
+            models=self.models,
             taxonomy=taxonomy,
             policy=policy,
             sla=SlaPolicy(),

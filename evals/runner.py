@@ -247,7 +247,8 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
     )
     notes = list(dataset.notes)
     with _data_dir(config) as data_dir:
-        settings = Settings(data_dir=data_dir, **overrides)
+        # An eval measures the model on whatever the dataset labels: every labelled field is learned.
+        settings = Settings(data_dir=data_dir, **{"min_labels_per_field": 1, **overrides})
         workspace = Workspace(settings)
         cache: CachedEmbedder | None = None
         if config.embedding_cache is not None:
@@ -272,7 +273,8 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
             def on_train(message: str) -> None:
                 hooks.message(f"  {message}")
 
-            model = workspace.train(progress=on_train)
+            # The eval's training split is the whole history: no holdout, and its model serves at once.
+            (trained,) = workspace.train(settings.tenant, promote="always", holdout_share=0.0, progress=on_train)
             timings["train"] = time.perf_counter() - phase
 
             phase = time.perf_counter()
@@ -311,7 +313,7 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
         settings=settings.model_dump(mode="json", exclude={"openai_api_key", "data_dir"}),
         outcomes=outcomes,
         baselines=baselines,
-        model_version=model.version,
+        model_version=trained.version,
         timings_s={k: round(v, 2) for k, v in timings.items()},
         notes=notes,
     )

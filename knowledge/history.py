@@ -18,6 +18,7 @@ from typing import Any
 
 from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job
 from knowledge.migrations import migrate
+from knowledge.model_registry import MODELS_SCHEMA
 from knowledge.reviews import REVIEWS_SCHEMA, insert_review
 from knowledge.schemas import Ticket
 
@@ -85,7 +86,7 @@ class History:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA)
+        self._conn.executescript(_SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA + MODELS_SCHEMA)
         migrate(self._conn)
 
     def close(self) -> None:
@@ -177,6 +178,19 @@ class History:
             rows = self._conn.execute(query + " ORDER BY tenant, id", params).fetchall()
         for row in rows:
             yield Ticket.model_validate_json(row["data"])
+
+    def tickets_in_time_order(self, tenant: str) -> list[Ticket]:
+        """A tenant's tickets oldest first: by creation time where known, else when they were stored."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT data FROM tickets WHERE tenant = ? ORDER BY COALESCE(created_at, updated_at), rowid",
+                (tenant,),
+            ).fetchall()
+        return [Ticket.model_validate_json(row["data"]) for row in rows]
+
+    def tenants(self) -> list[str]:
+        with self._lock:
+            return [str(r[0]) for r in self._conn.execute("SELECT DISTINCT tenant FROM tickets ORDER BY 1")]
 
     def customer_ticket_count(self, tenant: str, customer_id: str, before: datetime, days: int = 30) -> int:
         """Tickets from this customer in the `days` before `before` (the current ticket excluded)."""

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from knowledge.history import History
 
-JobKind = Literal["triage", "writeback"]
+JobKind = Literal["triage", "writeback", "retrain"]
 JobState = Literal["queued", "running", "done", "failed", "dead"]
 JOB_STATES: tuple[str, ...] = ("queued", "running", "done", "failed", "dead")
 
@@ -187,7 +187,7 @@ class JobQueue:
         with self.history.transaction() as conn:
             return insert_job(conn, new, self.max_attempts, self.clock())
 
-    def claim(self, kinds: tuple[JobKind, ...] = ("triage", "writeback")) -> Job | None:
+    def claim(self, kinds: tuple[JobKind, ...] = ("triage", "writeback", "retrain")) -> Job | None:
         """Take the next ready job (queued, failed and due, or running with a lapsed lease)."""
         marks = ",".join("?" for _ in kinds)
         while True:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
+from insights.drift import drift
 from service.runtime import ServiceRuntime
 
 LATENCY_BUCKETS_MS: tuple[float, ...] = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
@@ -81,7 +82,35 @@ def render_metrics(runtime: ServiceRuntime) -> str:
     reviews = runtime.reviews.counts()
     for state in ("pending", "approved", "edited", "rejected", "superseded"):
         lines.append(f'caseworker_reviews{{state="{state}"}} {reviews.get(state, 0)}')
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _model_lines(runtime)) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+def _model_lines(runtime: ServiceRuntime) -> list[str]:
+    """Which model serves each tenant, and its drift (population stability index, see insights.drift)."""
+    workspace, s = runtime.workspace, runtime.settings
+    lines = [
+        "# HELP caseworker_model_champion The model version serving each tenant (value 1).",
+        "# TYPE caseworker_model_champion gauge",
+    ]
+    drift_lines = [
+        "# HELP caseworker_model_drift_psi PSI of the champion's recent predictions vs its training data.",
+        "# TYPE caseworker_model_drift_psi gauge",
+    ]
+    for tenant in workspace.registry.tenants():
+        version = workspace.registry.champion_version(tenant)
+        if version is None:
+            continue
+        lines.append(f'caseworker_model_champion{{tenant="{_label(tenant)}",version="{_label(version)}"}} 1')
+        for row in drift(workspace.history, workspace.registry, tenant, s.drift_window, s.drift_threshold):
+            drift_lines.append(
+                f'caseworker_model_drift_psi{{tenant="{_label(tenant)}",field="{_label(row.field)}",'
+                f'view="{row.view}"}} {row.psi}'
+            )
+    return lines + drift_lines
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)

@@ -4,6 +4,7 @@ the service graph, built once from settings. Web handlers and workers call this,
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sqlite3
 import threading
@@ -16,14 +17,17 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agent.graph import build_service_graph
+from agent.local_model import ModelNotTrainedError
 from agent.schemas import TriageResult
 from agent.state import TriageContext
 from agent.text import model_text
 from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from insights.drift import drift, raise_alerts
 from knowledge.jobs import Job, JobLease, JobQueue, NewJob
 from knowledge.reviews import Review, ReviewBook, ReviewConflict, ReviewDecision
 from knowledge.schemas import Ticket, stable_id
+from service.retraining import due_after_labels, due_on_schedule
 from service.webhooks.delivery import Delivery
 from service.webhooks.routes import EnqueueOutcome
 from tools.helpdesk.actions import WriteBackAction
@@ -126,6 +130,8 @@ class ServiceRuntime:
         """Run one claimed job to completion; exceptions go to the caller (the worker records them)."""
         if job.kind == "triage":
             self._triage(job)
+        elif job.kind == "retrain":
+            self._retrain(job)
         else:
             self._write_back(job)
 
@@ -147,6 +153,30 @@ class ServiceRuntime:
         # Opening this review superseded any older pending one of the ticket: its pause will never resume.
         for stale in self.reviews.list(state="superseded", tenant=ticket.tenant, ticket_id=ticket.id):
             self.checkpointer.delete_thread(stale.job_id)
+
+    def _retrain(self, job: Job) -> None:
+        """Train the tenant's candidate through the gate; a promotion reaches every process by hot reload."""
+        tenant = json.loads(job.payload)["tenant"]
+        try:
+            (report,) = self.workspace.train(tenant)
+        except ModelNotTrainedError as exc:  # too little labelled history: retrying can't help
+            self.queue.fail(job.lease, f"ModelNotTrainedError: {exc}", retryable=False)
+            return
+        self.queue.complete(job.lease, audit=("retrained", {"version": report.version, "promoted": report.promoted,
+                                                           "reasons": report.reasons}))  # fmt: skip
+
+    def maintain(self) -> list[str]:
+        """Between jobs: queue scheduled retrains and raise drift alerts (idempotent across workers)."""
+        history, s = self.workspace.history, self.settings
+        done = []
+        for new in due_on_schedule(history, s.retrain_every_s):
+            job_id, created = self.queue.enqueue(new)
+            if created:
+                done.append(f"queued {new.delivery_id} as {job_id}")
+        for tenant in self.workspace.registry.tenants():
+            rows = drift(history, self.workspace.registry, tenant, window=s.drift_window, threshold=s.drift_threshold)
+            done += [f"drift alert: {r.tenant} {r.field} {r.view} PSI {r.psi}" for r in raise_alerts(history, rows)]
+        return done
 
     def _write_back(self, job: Job) -> None:
         action = WriteBackAction.model_validate_json(job.payload)
@@ -184,6 +214,9 @@ class ServiceRuntime:
         self.checkpointer.delete_thread(review.job_id)
         decided = self.reviews.get(review_id)
         assert decided is not None
+        retrain = due_after_labels(self.workspace.history, decided.tenant, self.settings.retrain_after_labels)
+        if retrain is not None:
+            self.queue.enqueue(retrain)
         return decided
 
     def _decide_without_checkpoint(self, review: Review, decision: ReviewDecision, config: dict[str, Any]) -> None:

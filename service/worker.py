@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from knowledge.jobs import Job, LeaseLost
 from service.runtime import ServiceRuntime
@@ -20,7 +21,11 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("%s started", self.name)
+        next_maintenance = time.monotonic()
         while not self.stop.is_set():
+            if time.monotonic() >= next_maintenance:
+                next_maintenance = time.monotonic() + self.runtime.settings.maintenance_interval_s
+                self._maintain()
             try:
                 job = self.runtime.queue.claim()
             except Exception:
@@ -32,6 +37,13 @@ class Worker:
                 continue
             self.process(job)
         log.info("%s stopped after %d jobs", self.name, self.processed)
+
+    def _maintain(self) -> None:
+        try:
+            for line in self.runtime.maintain():
+                log.info("%s: %s", self.name, line)
+        except Exception:
+            log.exception("%s: scheduled retraining / drift check failed; the next check retries", self.name)
 
     def run_until_idle(self) -> int:
         """Drain the queue and return (`caseworker worker --once`, tests)."""

@@ -163,14 +163,18 @@ queue = "reliability"
 """
 
 
+#: The fixtures' history is a dozen tickets: every field is learned, and nothing is held out.
+SMALL_HISTORY = {"min_labels_per_field": 1, "holdout_share": 0.0}
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    return Workspace(Settings(data_dir=tmp_path / "data"))
+    return Workspace(Settings(data_dir=tmp_path / "data", **SMALL_HISTORY))
 
 
 @pytest.fixture
 def trained_workspace(tmp_path: Path) -> Workspace:
-    ws = Workspace(Settings(data_dir=tmp_path / "data"))
+    ws = Workspace(Settings(data_dir=tmp_path / "data", **SMALL_HISTORY))
     taxonomy = tmp_path / "taxonomy.toml"
     taxonomy.write_text(TAXONOMY)
     ws.install_taxonomy(taxonomy)

@@ -18,6 +18,7 @@ from knowledge.history import History
 from knowledge.migrations import LATEST, schema_version
 from knowledge.reviews import ReviewDecision
 from knowledge.schemas import Ticket
+from tests.conftest import SMALL_HISTORY
 from tests.test_service import AUTH, MIXED, _drain, _runtime, client, helpdesk, post_zendesk
 
 __all__ = ["client", "helpdesk"]  # pytest fixtures used below
@@ -52,8 +53,10 @@ def test_approval_confirms_model_fields_only_and_keeps_rules_out_of_training(cli
 
     # Retraining learns no churn risk from that approval, so churn escalations still come from the rules.
     settings = runtime.settings
-    workspace = Workspace(Settings(data_dir=settings.data_dir))
-    model = workspace.train()
+    workspace = Workspace(Settings(data_dir=settings.data_dir, **SMALL_HISTORY))
+    (trained,) = workspace.train(promote="always")
+    model = workspace.models.for_tenant("default")
+    assert model is not None and model.version == trained.version
     assert "churn_risk" not in model.fields and "sentiment" not in model.fields
     cancel = Ticket(
         id="churn-1",
