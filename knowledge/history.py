@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job
-from knowledge.reviews import REVIEWS_SCHEMA, insert_review
+from knowledge.escalations import ESCALATIONS_SCHEMA, backfill_escalations, insert_escalation
+from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job, migrate_jobs
+from knowledge.reviews import REVIEWS_SCHEMA, insert_review, migrate_reviews
 from knowledge.schemas import Ticket
 
 _SCHEMA = """
@@ -84,16 +85,27 @@ class History:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA)
-        self._migrate()
+        new_escalations = not self._has_table("escalations")
+        self._conn.executescript(_SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA + ESCALATIONS_SCHEMA)
+        self._migrate(new_escalations)
 
-    def _migrate(self) -> None:
-        # Data dirs created before the service existed have results without a job column.
-        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(results)")}
-        if "job_id" not in columns:
-            self._conn.execute("ALTER TABLE results ADD COLUMN job_id TEXT")
-        # One result per job, enforced by the database: the last guard against a duplicate delivery.
-        self._conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_job ON results (job_id)")
+    def _has_table(self, name: str) -> bool:
+        row = self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        return row is not None
+
+    def _migrate(self, new_escalations: bool) -> None:
+        # One transaction: several processes opening an old data dir at once must not both add a column.
+        with self.transaction() as conn:
+            # Data dirs created before the service existed have results without a job column.
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(results)")}
+            if "job_id" not in columns:
+                conn.execute("ALTER TABLE results ADD COLUMN job_id TEXT")
+            # One result per job, enforced by the database: the last guard against a duplicate delivery.
+            conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_job ON results (job_id)")
+            migrate_jobs(conn)
+            migrate_reviews(conn)
+            if new_escalations:
+                backfill_escalations(conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -213,8 +225,8 @@ class History:
         """Store a TriageResult (as JSON-ready dict) and its audit row in one transaction.
 
         With a job lease, the same transaction completes the job (raising LeaseLost, and storing
-        nothing, if another worker took it), opens a review when `review_subject` is given, and
-        enqueues the follow-up jobs (write-back).
+        nothing, if another worker took it), opens a review when `review_subject` is given or an
+        escalation when the result escalates, and enqueues the follow-up jobs (write-back).
         """
         with self.transaction() as conn:
             try:
@@ -248,6 +260,8 @@ class History:
                 complete_job(conn, job, seq, meta.get("latency_ms"), meta.get("llm_calls"))
                 if review_subject is not None:
                     insert_review(conn, job.job_id, seq, result, review_subject)
+                if result["decision"]["action"] == "escalate" and result.get("escalation"):
+                    insert_escalation(conn, job.job_id, seq, result)
                 clock = datetime.now(UTC).timestamp()
                 for new in follow_ups:
                     insert_job(conn, new, max_attempts, clock)
