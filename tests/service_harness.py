@@ -40,8 +40,9 @@ class Clock:
         return (self.frozen if self.frozen is not None else time.time()) + self.offset
 
     def freeze(self) -> None:
-        """Stop the wall clock's part, so "just inside the window" stays inside however slow the machine."""
-        self.frozen = time.time()
+        """Stop the wall clock's part, so "just inside the window" stays inside however slow the machine.
+        Whole seconds: a time that goes through a datetime (microseconds) and back must compare equal."""
+        self.frozen = float(int(time.time()))
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
