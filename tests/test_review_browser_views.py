@@ -98,9 +98,19 @@ def test_hostile_ticket_text_is_shown_as_clean_text(live: LiveServer) -> None:  
     base = live.url
     post_zendesk(base, "inv-hostile", zendesk_id="4602", subject=HOSTILE_SUBJECT, body=HOSTILE_BODY)
     review = wait_for_review(base)
+    # The drafting step marks a draft no source supports (draft.grounded false, with a note); the page must say so.
+    history = live.app.state.runtime.workspace.history
+    with history.transaction() as conn:
+        conn.execute(
+            "UPDATE results SET data = json_set(data, '$.draft.grounded', json('false'), '$.draft.grounding_note', ?) "
+            "WHERE seq = ?",
+            ("No KB article covers invoices for locked accounts.", review["result_seq"]),
+        )
     with signed_in(base) as session:
         page = session.page
         page.locator(f'li[data-review-id="{review["id"]}"]').click()
+        expect(page.locator("#grounding")).to_have_text("No grounded answer")
+        expect(page.locator("#grounding-note")).to_have_text("No KB article covers invoices for locked accounts.")
         expect(page.locator("#ticket-subject")).to_have_text("Invoice fdp.exe and login")
         expect(page.locator("#ticket-subject")).to_have_attribute("dir", "auto")
         body = page.locator("#ticket-body")
