@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(default=120.0, gt=0, description="A running job whose lease lapses is retried.")
     job_retry_base_s: float = Field(default=5.0, ge=0, description="Backoff before retrying a failed job.")
     worker_poll_s: float = Field(default=0.5, gt=0)
+    #: An approved reply waits this long before it is applied and sent, so the reviewer can undo it (0: at once).
+    review_undo_s: float = Field(default=10.0, ge=0, le=600)
 
     # Write-back to the helpdesk: dry-run (logged to the audit, nothing sent) unless <source>_writeback is on.
     zendesk_writeback: bool = False
@@ -96,6 +98,9 @@ class Settings(BaseSettings):
     intercom_url: str = "https://api.intercom.io"
     intercom_access_token: SecretStr | None = None
     intercom_admin_id: str | None = None
+    #: For links from the review page to a conversation in the Intercom inbox (the id in its URL).
+    intercom_app_id: str | None = None
+    intercom_app_url: str = "https://app.intercom.com"
     jira_writeback: bool = False
     jira_url: str | None = None
     jira_email: str | None = None

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from knowledge.escalations import ESCALATIONS_SCHEMA, insert_escalation
 from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job
 from knowledge.migrations import migrate
 from knowledge.model_registry import MODELS_SCHEMA
@@ -86,7 +87,7 @@ class History:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA + MODELS_SCHEMA)
+        self._conn.executescript(_SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA + ESCALATIONS_SCHEMA + MODELS_SCHEMA)
         migrate(self._conn)
 
     def close(self) -> None:
@@ -220,8 +221,8 @@ class History:
         """Store a TriageResult (as JSON-ready dict) and its audit row in one transaction.
 
         With a job lease, the same transaction completes the job (raising LeaseLost, and storing
-        nothing, if another worker took it), opens a review when `review_subject` is given, and
-        enqueues the follow-up jobs (write-back).
+        nothing, if another worker took it), opens a review when `review_subject` is given or an
+        escalation when the result escalates, and enqueues the follow-up jobs (write-back).
         """
         with self.transaction() as conn:
             try:
@@ -255,6 +256,8 @@ class History:
                 complete_job(conn, job, seq, meta.get("latency_ms"), meta.get("llm_calls"))
                 if review_subject is not None:
                     insert_review(conn, job.job_id, seq, result, review_subject)
+                if result["decision"]["action"] == "escalate" and result.get("escalation"):
+                    insert_escalation(conn, job.job_id, seq, result)
                 clock = datetime.now(UTC).timestamp()
                 for new in follow_ups:
                     insert_job(conn, new, max_attempts, clock)

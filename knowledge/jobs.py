@@ -1,7 +1,9 @@
 """The durable job queue, in the history's SQLite database (WAL).
 
-queued → running → done | failed → … → dead. A claim takes a lease; a job whose lease lapses (its
-worker died) is claimed again. Each webhook delivery is enqueued once: (source, delivery_id) is unique.
+queued → running → done | failed → … → dead, or queued → cancelled (never claimed). A claim takes a
+lease; a job whose lease lapses (its worker died) is claimed again. A job is not claimed before its
+`run_after` time: a retry's backoff, or the not-before time it was queued with (an undo window).
+Each webhook delivery is enqueued once: (source, delivery_id) is unique.
 A triage job is completed in the same transaction that stores its result (see History.record_result),
 so a crash can never leave a job done without a result, nor two results for one delivery.
 """
@@ -22,9 +24,12 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from knowledge.history import History
 
-JobKind = Literal["triage", "writeback", "retrain"]
-JobState = Literal["queued", "running", "done", "failed", "dead"]
-JOB_STATES: tuple[str, ...] = ("queued", "running", "done", "failed", "dead")
+#: decision: a reviewer's approval, applied once its undo window has passed (see knowledge.reviews);
+#: retrain: a tenant's model trained again from feedback (see service.retraining).
+JobKind = Literal["triage", "writeback", "decision", "retrain"]
+JOB_KINDS: tuple[JobKind, ...] = ("triage", "writeback", "decision", "retrain")
+JobState = Literal["queued", "running", "done", "failed", "dead", "cancelled"]
+JOB_STATES: tuple[str, ...] = ("queued", "running", "done", "failed", "dead", "cancelled")
 
 JOBS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -49,6 +54,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     latency_ms REAL,
     llm_calls INTEGER,
     content_key TEXT,
+    customer_id TEXT,
     UNIQUE (source, delivery_id)
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_after);
@@ -80,6 +86,10 @@ class NewJob:
     #: already, so this one is a repeat. Helpdesks send an update event for every change, including
     #: the note and tags our own write-back adds; without this, each note would trigger another triage.
     content_key: str | None = None
+    #: Not claimed before this time (epoch seconds); None: as soon as a worker is free.
+    not_before: float | None = None
+    #: The ticket's customer, so the review page can list the customer's recent tickets.
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,7 @@ class Job:
     latency_ms: float | None = None
     llm_calls: int | None = None
     content_key: str | None = None
+    customer_id: str | None = None
 
     @property
     def lease(self) -> JobLease:
@@ -136,12 +147,13 @@ def insert_job(conn: sqlite3.Connection, new: NewJob, max_attempts: int, now: fl
             return str(same["id"]), False
     job_id = f"j-{uuid.uuid4().hex[:16]}"
     stamp = _iso_now()
+    run_after = max(now, new.not_before or now)
     cursor = conn.execute(
         "INSERT INTO jobs (id, kind, source, delivery_id, tenant, ticket_id, payload, state, max_attempts, "
-        "run_after, created_at, updated_at, content_key) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) "
-        "ON CONFLICT (source, delivery_id) DO NOTHING",
-        (job_id, new.kind, new.source, new.delivery_id, new.tenant, new.ticket_id, new.payload, max_attempts, now,
-         stamp, stamp, new.content_key),
+        "run_after, created_at, updated_at, content_key, customer_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING",
+        (job_id, new.kind, new.source, new.delivery_id, new.tenant, new.ticket_id, new.payload, max_attempts,
+         run_after, stamp, stamp, new.content_key, new.customer_id),
     )  # fmt: skip
     if cursor.rowcount == 1:
         return job_id, True
@@ -166,6 +178,32 @@ def complete_job(
         raise LeaseLost(f"job {lease.job_id}: lease lost before completion")
 
 
+def cancel_job(conn: sqlite3.Connection, job_id: str, now: float) -> bool:
+    """Cancel a queued job whose not-before time is still ahead (inside the caller's transaction).
+
+    False when a worker may already hold it: it is running, finished, or due. Cancelled is terminal:
+    claim() never takes it, and retry() refuses it.
+    """
+    cursor = conn.execute(
+        "UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ? "
+        "WHERE id = ? AND state = 'queued' AND run_after > ?",
+        (_iso_now(), _iso_now(), job_id, now),
+    )
+    return cursor.rowcount == 1
+
+
+def migrate_jobs(conn: sqlite3.Connection) -> None:
+    """Columns added after a data dir was created, with what can be filled from old rows."""
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(jobs)")}
+    if "customer_id" not in columns:
+        conn.execute("ALTER TABLE jobs ADD COLUMN customer_id TEXT")
+        conn.execute(
+            "UPDATE jobs SET customer_id = json_extract(payload, '$.customer.id') "
+            "WHERE kind = 'triage' AND json_valid(payload)"
+        )
+    conn.execute("CREATE INDEX IF NOT EXISTS jobs_customer ON jobs (tenant, customer_id, created_at)")
+
+
 class JobQueue:
     """Queue operations over the history database's connection (one connection, one lock)."""
 
@@ -187,7 +225,7 @@ class JobQueue:
         with self.history.transaction() as conn:
             return insert_job(conn, new, self.max_attempts, self.clock())
 
-    def claim(self, kinds: tuple[JobKind, ...] = ("triage", "writeback", "retrain")) -> Job | None:
+    def claim(self, kinds: tuple[JobKind, ...] = JOB_KINDS) -> Job | None:
         """Take the next ready job (queued, failed and due, or running with a lapsed lease)."""
         marks = ",".join("?" for _ in kinds)
         while True:

@@ -11,6 +11,10 @@ import json
 import sqlite3
 from collections.abc import Callable
 
+from knowledge.escalations import backfill_escalations
+from knowledge.jobs import migrate_jobs
+from knowledge.reviews import migrate_reviews
+
 Step = Callable[[sqlite3.Connection], None]
 
 
@@ -50,6 +54,9 @@ def _label_provenance(conn: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
     (1, "results.job_id and one result per job", _results_job_id),
     (2, "label provenance on reviewed tickets", _label_provenance),
+    (3, "jobs.customer_id, filled from the stored ticket", migrate_jobs),
+    (4, "reviews.undo_job_id and send_at (the undo window)", migrate_reviews),
+    (5, "escalations of results stored before the table existed", backfill_escalations),
 )
 LATEST = MIGRATIONS[-1][0]
 

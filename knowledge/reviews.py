@@ -4,25 +4,32 @@ A review row is created in the same transaction that stores the triage result, s
 human is never lost. A decision is stored once (a second decision on the same review is refused) with
 its `review` audit event (what fine-tuning and evals read), the corrected labels and final reply on the
 ticket (what retraining reads), and the write-back job that sends the reply, all in one transaction.
+
+An approval waits out an undo window first: `schedule` stores it as a `decision` job whose not-before
+time is the end of the window and marks the review `scheduled`; `undo` cancels that job and puts the
+review back to pending. Only when the job runs is the decision applied (the paused graph resumed), so an
+undone approval leaves nothing behind: no reply, no training label, no retrieval entry, one result.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from knowledge.jobs import NewJob, insert_job
+from knowledge.jobs import NewJob, cancel_job, insert_job
 from knowledge.schemas import Ticket
 
 if TYPE_CHECKING:
     from knowledge.history import History
 
-ReviewState = Literal["pending", "approved", "edited", "rejected", "superseded"]
+ReviewState = Literal["pending", "scheduled", "approved", "edited", "rejected", "superseded"]
+REVIEW_STATES: tuple[str, ...] = ("pending", "scheduled", "approved", "edited", "rejected", "superseded")
 
 REVIEWS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS reviews (
@@ -40,7 +47,9 @@ CREATE TABLE IF NOT EXISTS reviews (
     created_at TEXT NOT NULL,
     decided_at TEXT,
     reviewer TEXT,
-    decision TEXT
+    decision TEXT,
+    undo_job_id TEXT,
+    send_at TEXT
 );
 CREATE INDEX IF NOT EXISTS reviews_queue ON reviews (state, first_response_due);
 CREATE INDEX IF NOT EXISTS reviews_ticket ON reviews (tenant, ticket_id, state);
@@ -54,6 +63,8 @@ class ReviewConflict(RuntimeError):
     def about(cls, review_id: str, state: str, ticket_id: str, reviewer: str | None) -> ReviewConflict:
         if state == "superseded":
             return cls(f"review {review_id} was superseded by a newer triage of {ticket_id}")
+        if state == "scheduled":
+            return cls(f"review {review_id} was already approved by {reviewer or 'someone'} (in its undo window)")
         return cls(f"review {review_id} was already {state} by {reviewer or 'someone'}")
 
 
@@ -76,6 +87,15 @@ class ReviewDecision(BaseModel):
     confirmed_fields: list[str] | None = None
     reason: str | None = None
     reviewer: str | None = None
+    #: The decision job that applies a scheduled approval; None for a decision applied at once.
+    scheduled_job: str | None = None
+
+
+class ScheduledDecision(BaseModel):
+    """The payload of a `decision` job: which review, and what the reviewer decided."""
+
+    review_id: str
+    decision: ReviewDecision
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,9 @@ class Review:
     decided_at: str | None
     reviewer: str | None
     decision: str | None
+    undo_job_id: str | None = None
+    #: When a scheduled approval is applied and its reply sent (ISO); undo is possible until then.
+    send_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -104,6 +127,34 @@ class Review:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _check_decidable(row: sqlite3.Row, decision: ReviewDecision) -> None:
+    """A pending review takes a decision at once; a scheduled one only from the job that scheduled it."""
+    if row["state"] == "scheduled" and decision.scheduled_job and decision.scheduled_job == row["undo_job_id"]:
+        return
+    if row["state"] == "pending" and decision.scheduled_job:
+        raise ReviewConflict(f"review {row['id']}: its approval was undone")
+    if row["state"] != "pending":
+        raise ReviewConflict.about(row["id"], row["state"], row["ticket_id"], row["reviewer"])
+
+
+def _audit(conn: sqlite3.Connection, row: sqlite3.Row, event: str, detail: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO audit (at, tenant, ticket_id, event, detail) VALUES (?, ?, ?, ?, ?)",
+        (_now(), row["tenant"], row["ticket_id"], event, json.dumps(detail, sort_keys=True)),
+    )
+
+
+def _stamp(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def migrate_reviews(conn: sqlite3.Connection) -> None:
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(reviews)")}
+    for name in ("undo_job_id", "send_at"):
+        if name not in columns:
+            conn.execute(f"ALTER TABLE reviews ADD COLUMN {name} TEXT")
 
 
 def insert_review(conn: sqlite3.Connection, job_id: str, result_seq: int, result: dict[str, Any], subject: str) -> str:
@@ -189,8 +240,7 @@ class ReviewBook:
             row = conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()
             if row is None:
                 raise KeyError(review_id)
-            if row["state"] != "pending":
-                raise ReviewConflict.about(review_id, row["state"], row["ticket_id"], row["reviewer"])
+            _check_decidable(row, decision)
             detail = {
                 "outcome": decision.outcome,
                 "labels": labels,
@@ -215,6 +265,61 @@ class ReviewBook:
             if follow_up is not None:
                 insert_job(conn, follow_up, max_attempts, now)
             return Review(**dict(conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()))
+
+    def schedule(
+        self, review_id: str, decision: ReviewDecision, delay_s: float, max_attempts: int, now: float
+    ) -> Review:
+        """Queue an approval to be applied after `delay_s` (the undo window), as a `decision` job."""
+        with self.history.transaction() as conn:
+            row = conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()
+            if row is None:
+                raise KeyError(review_id)
+            _check_decidable(row, decision)
+            job = NewJob(
+                kind="decision",
+                source="review",
+                # A review can be approved, undone and approved again: each approval is its own job.
+                delivery_id=f"decision:{review_id}:{uuid.uuid4().hex[:12]}",
+                tenant=row["tenant"],
+                ticket_id=row["ticket_id"],
+                payload=ScheduledDecision(review_id=review_id, decision=decision).model_dump_json(),
+                not_before=now + delay_s,
+            )
+            job_id, _ = insert_job(conn, job, max_attempts, now)
+            conn.execute(
+                "UPDATE reviews SET state = 'scheduled', reviewer = ?, undo_job_id = ?, send_at = ? WHERE id = ?",
+                (decision.reviewer, job_id, _stamp(now + delay_s), review_id),
+            )
+            detail = {"review_id": review_id, "job_id": job_id, "outcome": decision.outcome,
+                      "reviewer": decision.reviewer, "send_at": _stamp(now + delay_s)}  # fmt: skip
+            _audit(conn, row, "review_scheduled", detail)
+            return Review(**dict(conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()))
+
+    def undo(self, review_id: str, by: str | None, now: float) -> tuple[Review, ReviewDecision]:
+        """Cancel a scheduled approval within its window: the review is pending again, nothing was sent.
+
+        Returns the review and the decision that was withdrawn (so the page can restore the agent's edits).
+        """
+        with self.history.transaction() as conn:
+            row = conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()
+            if row is None:
+                raise KeyError(review_id)
+            if row["state"] != "scheduled":
+                raise ReviewConflict(f"review {review_id} has no approval to undo: it is {row['state']}")
+            job = conn.execute("SELECT payload FROM jobs WHERE id = ?", (row["undo_job_id"],)).fetchone()
+            if job is None or not cancel_job(conn, row["undo_job_id"], now):
+                raise ReviewConflict(f"review {review_id}: the undo window has closed and the reply is being sent")
+            conn.execute(
+                "UPDATE reviews SET state = 'pending', reviewer = NULL, undo_job_id = NULL, send_at = NULL "
+                "WHERE id = ?",
+                (review_id,),
+            )
+            withdrawn = ScheduledDecision.model_validate_json(job["payload"]).decision
+            detail = {"review_id": review_id, "job_id": row["undo_job_id"], "by": by,
+                      "approved_by": row["reviewer"], "outcome": withdrawn.outcome}  # fmt: skip
+            _audit(conn, row, "review_undone", detail)
+            review = Review(**dict(conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()))
+            return review, withdrawn
 
     def counts(self) -> dict[str, int]:
         rows = self.history.query("SELECT state, COUNT(*) AS n FROM reviews GROUP BY state", ())

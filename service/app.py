@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from caseworker.settings import Settings
-from service import metrics, pages, review_api, stats_api
+from service import escalations_api, metrics, pages, review_api, stats_api
 from service.pages import STATIC_DIR
 from service.runtime import ServiceRuntime
 from service.webhooks.routes import webhook_router
@@ -53,6 +53,7 @@ def create_app(settings: Settings, workers: int = 1) -> FastAPI:
     app.include_router(webhook_router(settings, runtime.enqueue_delivery))
     app.include_router(review_api.router)
     app.include_router(stats_api.router)
+    app.include_router(escalations_api.router)
     app.include_router(metrics.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

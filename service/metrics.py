@@ -12,6 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from insights.drift import drift
+from knowledge.escalations import ESCALATION_STATES
+from knowledge.jobs import JOB_KINDS, JOB_STATES
+from knowledge.reviews import REVIEW_STATES
 from service.runtime import ServiceRuntime
 
 LATENCY_BUCKETS_MS: tuple[float, ...] = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
@@ -42,8 +45,8 @@ def render_metrics(runtime: ServiceRuntime) -> str:
     ]
     by_kind = {(r["kind"], r["state"]): int(r["n"]) for r in
                history.query("SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state", ())}  # fmt: skip
-    for kind in ("triage", "writeback"):
-        for state in ("queued", "running", "done", "failed", "dead"):
+    for kind in JOB_KINDS:
+        for state in JOB_STATES:
             lines.append(f'caseworker_jobs{{kind="{kind}",state="{state}"}} {by_kind.get((kind, state), 0)}')
     processed = history.query_one("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'triage' AND state = 'done'", ())
     failures = history.query_one("SELECT COUNT(*) AS n FROM audit WHERE event = 'job_failed'", ())
@@ -80,8 +83,12 @@ def render_metrics(runtime: ServiceRuntime) -> str:
         "# TYPE caseworker_reviews gauge",
     ]
     reviews = runtime.reviews.counts()
-    for state in ("pending", "approved", "edited", "rejected", "superseded"):
+    for state in REVIEW_STATES:
         lines.append(f'caseworker_reviews{{state="{state}"}} {reviews.get(state, 0)}')
+    lines += ["# HELP caseworker_escalations Escalations by state.", "# TYPE caseworker_escalations gauge"]
+    escalations = runtime.escalations.counts()
+    for state in ESCALATION_STATES:
+        lines.append(f'caseworker_escalations{{state="{state}"}} {escalations.get(state, 0)}')
     return "\n".join(lines + _model_lines(runtime)) + "\n"
 
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from knowledge.reviews import ReviewConflict, ReviewDecision
 from service.auth import require_token
+from service.display import for_display
+from service.review_undo import UndoRequest, undo_seconds
 from service.runtime import ServiceRuntime
 
 
@@ -47,7 +49,7 @@ def list_reviews(
 ) -> dict[str, Any]:
     items = _runtime(request).reviews.list(state=state or None, tenant=tenant, queue=queue, priority=priority,
                                            limit=limit)  # fmt: skip
-    return {"items": [r.as_dict() for r in items]}
+    return {"items": [for_display(r.as_dict()) for r in items]}
 
 
 @router.get("/{review_id}", summary="One review: the ticket, its triage result and evidence")
@@ -66,7 +68,7 @@ def _decide(request: Request, review_id: str, decision: ReviewDecision) -> dict[
         raise HTTPException(404, detail=f"no review {review_id}") from exc
     except ReviewConflict as exc:
         raise HTTPException(409, detail=str(exc)) from exc
-    return {"review": review.as_dict()}
+    return {"review": for_display(review.as_dict()), "undo_s": undo_seconds(_runtime(request), review)}
 
 
 @router.post("/{review_id}/approve", summary="Approve the draft, or an edited reply; queues it for the helpdesk")
@@ -94,3 +96,14 @@ def approve(request: Request, review_id: str, body: ApproveRequest) -> dict[str,
 def reject(request: Request, review_id: str, body: RejectRequest) -> dict[str, Any]:
     decision = ReviewDecision(outcome="rejected", reason=body.reason, labels=body.labels, reviewer=body.reviewer)
     return _decide(request, review_id, decision)
+
+
+@router.post("/{review_id}/undo", summary="Withdraw an approval within its undo window; 409 once it has closed")
+def undo(request: Request, review_id: str, body: UndoRequest | None = None) -> dict[str, Any]:
+    try:
+        review, withdrawn = _runtime(request).undo(review_id, body.by if body else None)
+    except KeyError as exc:
+        raise HTTPException(404, detail=f"no review {review_id}") from exc
+    except ReviewConflict as exc:
+        raise HTTPException(409, detail=str(exc)) from exc
+    return {"review": for_display(review.as_dict()), "withdrawn": withdrawn.model_dump(exclude={"scheduled_job"})}

@@ -24,10 +24,13 @@ from agent.text import model_text
 from caseworker.settings import Settings
 from caseworker.workspace import Workspace
 from insights.drift import drift, raise_alerts
+from knowledge.escalations import EscalationBook
 from knowledge.jobs import Job, JobLease, JobQueue, NewJob
-from knowledge.reviews import Review, ReviewBook, ReviewConflict, ReviewDecision
+from knowledge.reviews import Review, ReviewBook, ReviewConflict, ReviewDecision, ScheduledDecision
 from knowledge.schemas import Ticket, stable_id
+from service.display import for_display, ticket_for_display
 from service.retraining import due_after_labels, due_on_schedule
+from service.review_context import ticket_context
 from service.webhooks.delivery import Delivery
 from service.webhooks.routes import EnqueueOutcome
 from tools.helpdesk.actions import WriteBackAction
@@ -45,7 +48,8 @@ def helpdesk_configs(s: Settings) -> HelpdeskConfigs:
     return HelpdeskConfigs(
         zendesk=ZendeskConfig(url=s.zendesk_url, email=s.zendesk_email, api_token=s.zendesk_api_token,
                               field_ids=s.zendesk_field_ids),
-        intercom=IntercomConfig(url=s.intercom_url, access_token=s.intercom_access_token, admin_id=s.intercom_admin_id),
+        intercom=IntercomConfig(url=s.intercom_url, access_token=s.intercom_access_token, admin_id=s.intercom_admin_id,
+                                app_id=s.intercom_app_id, app_url=s.intercom_app_url),
         jira=JiraConfig(url=s.jira_url, email=s.jira_email, api_token=s.jira_api_token),
         freshdesk=FreshdeskConfig(url=s.freshdesk_url, api_key=s.freshdesk_api_key),
         writeback={"zendesk": s.zendesk_writeback, "intercom": s.intercom_writeback, "jira": s.jira_writeback,
@@ -82,6 +86,7 @@ class ServiceRuntime:
             retry_base_s=settings.job_retry_base_s,
         )
         self.reviews = ReviewBook(self.workspace.history)
+        self.escalations = EscalationBook(self.workspace.history)
         self.helpdesks = helpdesk_configs(settings)
         conn = sqlite3.connect(settings.checkpoints_path, check_same_thread=False, timeout=30)
         self.checkpointer = SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=state_types()))
@@ -121,6 +126,7 @@ class ServiceRuntime:
                 ticket_id=ticket.id,
                 payload=ticket.model_dump_json(),
                 content_key=stable_id(ticket.subject, ticket.body),
+                customer_id=ticket.customer.id if ticket.customer else None,
             )
         )
         return EnqueueOutcome(job_id=job_id, created=created)
@@ -132,6 +138,8 @@ class ServiceRuntime:
             self._triage(job)
         elif job.kind == "retrain":
             self._retrain(job)
+        elif job.kind == "decision":
+            self._apply_scheduled(job)
         else:
             self._write_back(job)
 
@@ -191,20 +199,55 @@ class ServiceRuntime:
 
     # --- review ----------------------------------------------------------------------------------
     def review_detail(self, review: Review) -> dict[str, Any]:
+        """The review, its ticket, result and customer context, every client text cleaned for display."""
         job = self.queue.get(review.job_id)
+        ticket = Ticket.model_validate_json(job.payload) if job else None
         return {
-            "review": review.as_dict(),
-            "ticket": Ticket.model_validate_json(job.payload).model_dump(mode="json") if job else None,
-            "result": self.workspace.history.result_by_seq(review.result_seq),
+            "review": for_display(review.as_dict()),
+            "ticket": ticket_for_display(ticket.model_dump(mode="json")) if ticket else None,
+            "result": for_display(self.workspace.history.result_by_seq(review.result_seq)),
+            "context": for_display(ticket_context(self.workspace.history, ticket, self.helpdesks)) if ticket else None,
         }
 
     def decide(self, review_id: str, decision: ReviewDecision) -> Review:
-        """Resume the paused graph with the human's decision; the graph stores it and queues the reply."""
+        """Apply a rejection at once; schedule an approval to be applied after the undo window.
+
+        Applying resumes the paused graph, which stores the decision and queues the reply. An approval is
+        applied only after the window, by a `decision` job (see knowledge.reviews), so undoing it needs no
+        rollback: the graph never resumed, no reply job exists, and the review is simply pending again.
+        """
         review = self.reviews.get(review_id)
         if review is None:
             raise KeyError(review_id)
         if review.state != "pending":
             raise ReviewConflict.about(review_id, review.state, review.ticket_id, review.reviewer)
+        window = self.settings.review_undo_s
+        if decision.outcome != "rejected" and window > 0:
+            attempts = self.settings.job_max_attempts
+            return self.reviews.schedule(review_id, decision, window, attempts, self.queue.clock())
+        self._resume(review, decision)
+        decided = self.reviews.get(review_id)
+        assert decided is not None
+        return decided
+
+    def undo(self, review_id: str, by: str | None) -> tuple[Review, ReviewDecision]:
+        """Withdraw an approval still in its undo window (ReviewConflict once the window has closed)."""
+        return self.reviews.undo(review_id, by, self.queue.clock())
+
+    def _apply_scheduled(self, job: Job) -> None:
+        """A `decision` job: apply the approval whose undo window has passed, once."""
+        planned = ScheduledDecision.model_validate_json(job.payload)
+        review = self.reviews.get(planned.review_id)
+        if review is None or review.state != "scheduled" or review.undo_job_id != job.id:
+            # Applied by an earlier attempt that died before completing this job; nothing is left to do.
+            state = review.state if review else "missing"
+            self.queue.complete(job.lease, audit=("decision_skipped", {"review_id": planned.review_id, "state": state}))
+            return
+        self._resume(review, planned.decision.model_copy(update={"scheduled_job": job.id}))
+        self.queue.complete(job.lease, audit=("decision_applied", {"review_id": review.id}))
+
+    def _resume(self, review: Review, decision: ReviewDecision) -> None:
+        """Resume the paused graph with the decision; the graph stores it and queues the reply."""
         config = self._config(review.job_id)
         snapshot = self.graph.get_state(config)
         if snapshot.interrupts:
@@ -212,12 +255,9 @@ class ServiceRuntime:
         else:
             self._decide_without_checkpoint(review, decision, config)
         self.checkpointer.delete_thread(review.job_id)
-        decided = self.reviews.get(review_id)
-        assert decided is not None
-        retrain = due_after_labels(self.workspace.history, decided.tenant, self.settings.retrain_after_labels)
+        retrain = due_after_labels(self.workspace.history, review.tenant, self.settings.retrain_after_labels)
         if retrain is not None:
             self.queue.enqueue(retrain)
-        return decided
 
     def _decide_without_checkpoint(self, review: Review, decision: ReviewDecision, config: dict[str, Any]) -> None:
         """The worker died between storing the result and saving the pause: rebuild the paused state from the

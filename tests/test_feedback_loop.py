@@ -25,7 +25,7 @@ from tests.test_service import AUTH, MIXED, SECRET, post_zendesk
 @pytest.fixture
 def learning_client(trained_workspace: Workspace) -> Iterator[TestClient]:
     settings = Settings(data_dir=trained_workspace.settings.data_dir, zendesk_secret=SECRET, api_token="review-token",
-                        retrain_after_labels=2, **SMALL_HISTORY)  # fmt: skip
+                        retrain_after_labels=2, review_undo_s=0, **SMALL_HISTORY)  # fmt: skip
     trained_workspace.history.close()
     with TestClient(create_app(settings, workers=0)) as client:
         yield client

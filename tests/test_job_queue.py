@@ -4,12 +4,13 @@ result-with-completion transaction."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from knowledge.history import History
-from knowledge.jobs import JobQueue, LeaseLost, NewJob
+from knowledge.jobs import JobQueue, LeaseLost, NewJob, cancel_job
 from knowledge.reviews import ReviewBook
 
 
@@ -163,3 +164,59 @@ def test_a_review_opens_when_the_history_never_labelled_queue_or_category(queue:
     [review] = ReviewBook(queue.history).list()
     assert (review.queue, review.category, review.priority) == (None, None, "P2")
     assert review.subject == "Where is my invoice?"
+
+
+def test_a_job_is_not_claimed_before_its_not_before_time(queue: JobQueue, clock: Clock) -> None:
+    later, _ = queue.enqueue(
+        NewJob("writeback", "zendesk", "reply-1", "default", "t1", "{}", not_before=clock.now + 10)
+    )
+    now, _ = queue.enqueue(_job())
+    assert queue.get(later).run_after == clock.now + 10  # type: ignore[union-attr]
+    first = queue.claim()
+    assert first is not None and first.id == now  # the due job goes first although queued later
+    assert queue.claim() is None
+    clock.now += 10
+    second = queue.claim()
+    assert second is not None and second.id == later
+
+
+def test_a_cancelled_job_is_never_claimed_and_cannot_be_retried(queue: JobQueue, clock: Clock) -> None:
+    job_id, _ = queue.enqueue(NewJob("decision", "review", "d-r1", "default", "t1", "{}", not_before=clock.now + 10))
+    with queue.history.transaction() as conn:
+        assert cancel_job(conn, job_id, clock.now)
+    assert queue.get(job_id).state == "cancelled"  # type: ignore[union-attr]
+    clock.now += 3600
+    assert queue.claim() is None
+    assert queue.depth()["cancelled"] == 1
+    with pytest.raises(ValueError, match="only failed or dead"):
+        queue.retry(job_id)
+
+
+def test_a_job_past_its_not_before_time_or_claimed_cannot_be_cancelled(queue: JobQueue, clock: Clock) -> None:
+    due, _ = queue.enqueue(NewJob("decision", "review", "d-r2", "default", "t1", "{}", not_before=clock.now + 10))
+    clock.now += 10
+    with queue.history.transaction() as conn:
+        assert not cancel_job(conn, due, clock.now)  # due: a worker may be about to take it
+    job = queue.claim()
+    assert job is not None and job.id == due
+    with queue.history.transaction() as conn:
+        assert not cancel_job(conn, due, clock.now - 100)  # running: too late whatever the clock says
+    assert queue.get(due).state == "running"  # type: ignore[union-attr]
+
+
+def test_an_old_data_dir_gains_the_customer_column_filled_from_payloads(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    History(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX jobs_customer")
+    conn.execute("ALTER TABLE jobs DROP COLUMN customer_id")
+    conn.execute("PRAGMA user_version = 2")  # the schema version before jobs had a customer column
+    conn.execute(
+        "INSERT INTO jobs (id, kind, source, delivery_id, tenant, ticket_id, payload, state, max_attempts, run_after, "
+        "created_at, updated_at) VALUES ('j-1', 'triage', 'zendesk', 'd', 'default', 't1', ?, 'done', 3, 0, '', '')",
+        (json.dumps({"id": "t1", "customer": {"id": "cus-7"}}),),
+    )
+    conn.commit()
+    conn.close()
+    reopened = History(path)
+    assert reopened.query_one("SELECT customer_id FROM jobs WHERE id = 'j-1'", ())["customer_id"] == "cus-7"

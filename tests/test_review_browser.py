@@ -4,9 +4,12 @@ headless Chromium, and the edited reply reaches a fake Zendesk as a public comme
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import ConsoleMessage, expect, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
 from caseworker.settings import Settings
 from caseworker.workspace import Workspace
@@ -82,7 +85,15 @@ def helpdesk() -> Iterator[FakeHelpdesk]:
 
 
 @pytest.fixture
-def live(trained_workspace: Workspace, helpdesk: FakeHelpdesk, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+def undo_s() -> str:
+    """The approval's undo window: short, so the approved reply goes out within the test."""
+    return "2"
+
+
+@pytest.fixture
+def live(
+    trained_workspace: Workspace, helpdesk: FakeHelpdesk, monkeypatch: pytest.MonkeyPatch, undo_s: str
+) -> Iterator[LiveServer]:
     env = {
         "CASEWORKER_DATA_DIR": str(trained_workspace.settings.data_dir),
         "CASEWORKER_API_TOKEN": TOKEN,
@@ -92,6 +103,7 @@ def live(trained_workspace: Workspace, helpdesk: FakeHelpdesk, monkeypatch: pyte
         "CASEWORKER_ZENDESK_EMAIL": "bot@example.com",
         "CASEWORKER_ZENDESK_API_TOKEN": "zd-token",
         "CASEWORKER_WORKER_POLL_S": "0.1",
+        "CASEWORKER_REVIEW_UNDO_S": undo_s,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -100,8 +112,10 @@ def live(trained_workspace: Workspace, helpdesk: FakeHelpdesk, monkeypatch: pyte
         yield server
 
 
-def post_zendesk(base: str, invocation: str) -> dict[str, Any]:
-    raw, headers = signed_zendesk_trigger(SECRET, ZENDESK_ID, SUBJECT, BODY, invocation)
+def post_zendesk(
+    base: str, invocation: str, zendesk_id: str = ZENDESK_ID, subject: str = SUBJECT, body: str = BODY
+) -> dict[str, Any]:
+    raw, headers = signed_zendesk_trigger(SECRET, zendesk_id, subject, body, invocation)
     response = httpx.post(f"{base}/webhooks/zendesk", content=raw, headers=headers, timeout=30)
     assert response.status_code in (200, 202), response.text
     return response.json()
@@ -177,9 +191,12 @@ def test_agent_edits_and_approves_a_draft_in_the_browser(live: LiveServer, helpd
             draft.fill(EDITED)
             expect(page.locator("#draft-state")).to_contain_text("Edited")
             page.click("#approve")
-            expect(page.locator("#status")).to_contain_text("Approved — reply queued for the helpdesk")
+            expect(page.locator("#status")).to_contain_text("Approved — the reply goes to the helpdesk")
+            countdown = page.locator(f'.undo-entry[data-review-id="{review_id}"]')
+            expect(countdown).to_contain_text("Sending in")
             expect(entry).to_have_count(0)  # the item left the queue
             expect(page.locator("#queue-empty")).to_be_visible()
+            expect(countdown).to_contain_text("Sent to the helpdesk", timeout=30_000)  # the 2 s window passed
         finally:
             browser.close()
 
@@ -202,3 +219,72 @@ def test_agent_edits_and_approves_a_draft_in_the_browser(live: LiveServer, helpd
     assert events[0]["detail"]["outcome"] == "edited"
     assert events[0]["detail"]["reply"] == EDITED
     assert events[0]["detail"]["corrected"] == {"priority": corrected}
+
+
+@dataclass
+class Session:
+    """A signed-in page and what it did that a test should fail on."""
+
+    page: Page
+    problems: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def signed_in(base: str, viewport: dict[str, int] | None = None) -> Iterator[Session]:
+    """Headless Chromium signed in to the review page; fails the test on script errors or requests elsewhere."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport=viewport or {"width": 1400, "height": 900}).new_page()
+            page.set_default_timeout(30_000)
+            session = Session(page)
+            page.on("request", lambda r: None if r.url.startswith((base, "data:")) else session.outside.append(r.url))
+            page.on("pageerror", lambda e: session.problems.append(f"page error: {e}"))
+            page.on("dialog", lambda d: (session.problems.append(f"dialog: {d.message}"), d.dismiss()))
+            page.on("console", lambda m: session.problems.append(m.text) if is_script_error(m) else None)
+            page.goto(f"{base}/review/login")
+            page.fill("#token", TOKEN)
+            page.click("#login")
+            page.wait_for_url(f"{base}/review")
+            yield session
+        finally:
+            browser.close()
+    assert session.outside == [], f"the page reached beyond the app: {session.outside}"
+    assert session.problems == [], session.problems
+
+
+@pytest.mark.parametrize("undo_s", ["300"])  # long enough that the test always cancels inside the window
+def test_approving_with_a_counts_down_and_undo_cancels_the_reply(live: LiveServer, helpdesk: FakeHelpdesk) -> None:
+    base = live.url
+    post_zendesk(base, "inv-browser-undo")
+    review_id = wait_for_review(base)["id"]
+    runtime = live.app.state.runtime
+    with signed_in(base) as session:
+        page = session.page
+        entry = page.locator(f'li[data-review-id="{review_id}"]')
+        entry.click()
+        expect(page.locator("#ticket-subject")).to_have_text(SUBJECT)
+        page.fill("#draft", EDITED)
+        page.keyboard.press("Escape")  # leave the draft: the list item has the focus again
+        expect(entry).to_be_focused()
+        page.keyboard.press("a")  # the single keypress that used to send at once
+        countdown = page.locator(f'.undo-entry[data-review-id="{review_id}"] .undo-count')
+        expect(countdown).to_have_text(re.compile(r"Sending in \d+ s"))
+        first = countdown.inner_text()
+        expect(countdown).not_to_have_text(first)  # it counts down
+        scheduled = runtime.reviews.get(review_id)
+        assert scheduled.state == "scheduled"
+        assert runtime.queue.get(scheduled.undo_job_id).state == "queued"
+
+        page.click(f'.undo-entry[data-review-id="{review_id}"] .undo-cancel')
+        expect(page.locator("#status")).to_contain_text("Approval undone — nothing was sent")
+        expect(entry).to_have_attribute("aria-selected", "true")  # back in the queue, open again
+        expect(page.locator("#draft")).to_have_value(EDITED)  # with the agent's edits
+        expect(page.locator(".undo-entry")).to_have_count(0)
+
+    reopened = runtime.reviews.get(review_id)
+    assert reopened.state == "pending"
+    assert runtime.queue.get(scheduled.undo_job_id).state == "cancelled"
+    assert [e["event"] for e in runtime.workspace.history.audit_rows(TICKET_ID)].count("review_undone") == 1
+    assert not any(is_public_reply(c) for c in helpdesk.calls)

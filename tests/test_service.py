@@ -40,6 +40,8 @@ def client(trained_workspace: Workspace, helpdesk: FakeHelpdesk) -> Iterator[Tes
         zendesk_url=helpdesk.url,
         zendesk_email="bot@example.com",
         zendesk_api_token="zd-token",
+        # These tests decide at once; tests/test_review_undo.py covers the undo window.
+        review_undo_s=0,
     )
     trained_workspace.history.close()
     with TestClient(create_app(settings, workers=0)) as test_client:

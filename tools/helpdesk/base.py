@@ -7,6 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar, Generic, TypeVar
+from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -56,6 +57,21 @@ class HelpdeskClient(ABC, Generic[ConfigT]):
     @abstractmethod
     def base_url(self) -> str:
         """The configured base URL, or "" when unknown (dry-run then records paths only)."""
+
+    @abstractmethod
+    def agent_path(self, external_id: str) -> str:
+        """The path of the ticket in the helpdesk's agent UI, under `agent_base_url()`; the id is quoted."""
+
+    def agent_base_url(self) -> str:
+        """Where the agent UI lives; the API's base URL for every helpdesk but Intercom."""
+        return self.base_url()
+
+    def ticket_url(self, external_id: str) -> str | None:
+        """The link an agent follows to open the ticket in its helpdesk; None when no http(s) URL is set."""
+        base = self.agent_base_url().strip().rstrip("/")
+        if not external_id or urlsplit(base).scheme not in ("http", "https"):
+            return None
+        return f"{base}{self.agent_path(quote(external_id, safe=''))}"
 
     @abstractmethod
     def _auth(self) -> tuple[httpx.Auth | None, dict[str, str]]:

@@ -40,6 +40,9 @@ class FreshdeskClient(HelpdeskClient[FreshdeskConfig]):
     def base_url(self) -> str:
         return self.config.url or ""
 
+    def agent_path(self, external_id: str) -> str:
+        return f"/a/tickets/{external_id}"
+
     def _auth(self) -> tuple[httpx.Auth | None, dict[str, str]]:
         # Freshdesk takes the API key as the user name; the password is ignored.
         return httpx.BasicAuth(secret(self.config.api_key), "X"), {}

@@ -19,6 +19,10 @@ class IntercomConfig(BaseModel):
     #: The admin the notes and replies are posted as.
     admin_id: str | None = None
     api_version: str = "2.11"
+    #: The workspace id in the inbox's URLs (app.intercom.com/a/apps/<app_id>); links need it.
+    app_id: str | None = None
+    #: The inbox's host, which differs from the API's (https://app.eu.intercom.com for the EU region).
+    app_url: str = "https://app.intercom.com"
 
 
 class IntercomClient(HelpdeskClient[IntercomConfig]):
@@ -42,6 +46,12 @@ class IntercomClient(HelpdeskClient[IntercomConfig]):
 
     def base_url(self) -> str:
         return self.config.url
+
+    def agent_base_url(self) -> str:
+        return self.config.app_url if self.config.app_id else ""
+
+    def agent_path(self, external_id: str) -> str:
+        return f"/a/apps/{quote(self.config.app_id or '', safe='')}/inbox/inbox/all/conversations/{external_id}"
 
     def _auth(self) -> tuple[httpx.Auth | None, dict[str, str]]:
         return None, {

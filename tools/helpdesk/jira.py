@@ -41,6 +41,9 @@ class JiraClient(HelpdeskClient[JiraConfig]):
     def base_url(self) -> str:
         return self.config.url or ""
 
+    def agent_path(self, external_id: str) -> str:
+        return f"/browse/{external_id}"
+
     def _auth(self) -> tuple[httpx.Auth | None, dict[str, str]]:
         return httpx.BasicAuth(self.config.email or "", secret(self.config.api_token)), {}
 

@@ -63,6 +63,15 @@ def client_for(
     return client, reason
 
 
+def ticket_url(source: str, external_id: str, configs: HelpdeskConfigs) -> str | None:
+    """The ticket in its helpdesk's agent UI, for the review page; None for generic tickets or no URL."""
+    if source not in _CLIENTS:
+        return None
+    client_cls, config_cls = _CLIENTS[source]
+    config = getattr(configs, source)
+    return client_cls(config or config_cls(), dry_run=True).ticket_url(external_id)
+
+
 def apply_action(
     action: WriteBackAction, configs: HelpdeskConfigs, *, sleep: Callable[[float], None] = time.sleep
 ) -> WriteBackOutcome:

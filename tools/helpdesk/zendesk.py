@@ -45,6 +45,9 @@ class ZendeskClient(HelpdeskClient[ZendeskConfig]):
     def base_url(self) -> str:
         return self.config.url or ""
 
+    def agent_path(self, external_id: str) -> str:
+        return f"/agent/tickets/{external_id}"
+
     def _auth(self) -> tuple[httpx.Auth | None, dict[str, str]]:
         return httpx.BasicAuth(f"{self.config.email}/token", secret(self.config.api_token)), {}
 

@@ -5,8 +5,10 @@ import { changedLabels, shownFields } from "./detail.js";
 import { $ } from "./dom.js";
 import { loadQueue, renderQueue, select } from "./queue.js";
 import { state } from "./state.js";
+import { startUndo } from "./undo.js";
 
 const OUTCOME_TEXT = {
+  scheduled: "Approved — the reply goes to the helpdesk when the countdown ends (Undo to withdraw it)",
   approved: "Approved — reply queued for the helpdesk",
   edited: "Approved — reply queued for the helpdesk, with your edits",
   rejected: "Rejected — nothing was sent to the customer",
@@ -19,13 +21,14 @@ function reviewerName() {
 
 export function setBusy(busy) {
   state.busy = busy;
-  for (const id of ["#approve", "#reject"]) $(id).disabled = busy;
-  $("#draft").readOnly = busy;
+  const locked = busy || state.readOnly;
+  for (const id of ["#approve", "#reject", "#reject-reason"]) $(id).disabled = locked;
+  $("#draft").readOnly = locked;
   $("#detail").classList.toggle("busy", busy);
 }
 
 export async function approve() {
-  if (!state.detail || state.busy) return;
+  if (!state.detail || state.busy || state.readOnly) return;
   const textarea = $("#draft");
   if (!textarea.value.trim()) {
     setStatus("Write a reply before approving, or reject the item instead.", "error");
@@ -36,7 +39,7 @@ export async function approve() {
 }
 
 export async function reject() {
-  if (!state.detail || state.busy) return;
+  if (!state.detail || state.busy || state.readOnly) return;
   const input = $("#reject-reason");
   const reason = input.value.trim();
   if (!reason) {
@@ -50,6 +53,7 @@ export async function reject() {
 
 async function decide(verb, body) {
   const id = state.detail.review.id;
+  const subject = (state.detail.ticket && state.detail.ticket.subject) || state.detail.review.subject;
   setBusy(true);
   setStatus(verb === "approve" ? "Approving…" : "Rejecting…", "info");
   let data;
@@ -62,6 +66,10 @@ async function decide(verb, body) {
   }
   const outcome = (data && data.review && data.review.state) || (verb === "approve" ? "approved" : "rejected");
   setStatus(OUTCOME_TEXT[outcome] || `Saved (${outcome}).`, "ok");
+  if (outcome === "scheduled") {
+    const restore = { reply: body.reply, labels: state.labelEdits.get(id) };
+    startUndo({ id, subject, undoS: typeof data.undo_s === "number" ? data.undo_s : 0, restore });
+  }
   removeItem(id);
 }
 

@@ -33,14 +33,18 @@ export async function loadDetail(id) {
   renderDetail(data);
 }
 
-function renderDetail({ review, ticket, result }) {
+function renderDetail({ review, ticket, result, context }) {
   ticket = ticket || {};
   result = result || {};
+  context = context || {};
   $("#detail").hidden = false;
   $("#detail-empty").hidden = true;
   $("#ticket-subject").textContent = ticket.subject || review.subject || "(no subject)";
   renderMeta(review, ticket, result);
+  renderLinks(context);
+  renderReviewState(review);
   renderCustomer(ticket);
+  renderRecent(context);
   $("#ticket-body").textContent = ticket.body || "";
   renderClassification(review, result);
   renderEvidence(result.evidence || {});
@@ -50,6 +54,64 @@ function renderDetail({ review, ticket, result }) {
   reason.value = "";
   reason.removeAttribute("aria-invalid");
   setBusy(false);
+}
+
+// Only http(s) links reach an href: a link built from stored data can never run script.
+const safeHref = (url) => (typeof url === "string" && /^(https?:\/\/|\/review#)/i.test(url) ? url : null);
+
+function renderLinks(context) {
+  const link = $("#helpdesk-link");
+  const href = safeHref(context.helpdesk_url);
+  link.hidden = !href;
+  if (href) link.href = href;
+  else link.removeAttribute("href");
+}
+
+// A review opened from a link may be decided already: show who decided it, and offer nothing to decide.
+function renderReviewState(review) {
+  const note = $("#review-state");
+  state.readOnly = review.state !== "pending";
+  if (!state.readOnly) {
+    note.hidden = true;
+    note.textContent = "";
+    return;
+  }
+  const when = review.decided_at ? ` on ${new Date(review.decided_at).toLocaleString()}` : "";
+  const who = review.reviewer ? ` by ${review.reviewer}` : "";
+  const text = {
+    scheduled: `Approved${who}; the reply is waiting out its undo window.`,
+    superseded: "Superseded by a newer triage of this ticket.",
+  }[review.state];
+  note.textContent = text || `This draft was ${humanise(review.state)}${who}${when}.`;
+  note.hidden = false;
+}
+
+function renderRecent(context) {
+  const count = context.recent_count;
+  const days = context.recent_days || 30;
+  const items = Array.isArray(context.recent) ? context.recent : [];
+  let summary;
+  if (!context.customer_id) summary = "Unknown customer: no history to show.";
+  else if (!count) summary = `No other tickets from this customer in the last ${days} days.`;
+  else summary = `${count} other ticket${count === 1 ? "" : "s"} from this customer in the last ${days} days.`;
+  $("#recent-summary").textContent = summary;
+  const rows = items.map((t) => {
+    const review = safeHref(t.review_url);
+    const helpdesk = safeHref(t.helpdesk_url);
+    return el(
+      "li",
+      { dataset: { ticketId: t.ticket_id } },
+      el("span", { className: "ev-title", dir: "auto" }, t.subject || "(no subject)"),
+      " ",
+      el("span", { className: "muted" }, `#${t.ticket_id}`),
+      t.at ? el("span", { className: "muted" }, ` · ${new Date(t.at).toLocaleDateString()}`) : null,
+      review ? " · " : null,
+      review ? el("a", { href: review, className: "recent-review" }, `review (${humanise(t.review_state)})`) : null,
+      helpdesk ? " · " : null,
+      helpdesk ? el("a", { href: helpdesk, target: "_blank", rel: "noopener noreferrer" }, "in the helpdesk") : null,
+    );
+  });
+  $("#recent").replaceChildren(...rows);
 }
 
 function renderMeta(review, ticket, result) {
@@ -77,13 +139,13 @@ function renderCustomer(ticket) {
     for (const [key, value] of Object.entries(customer)) {
       if (value === null || value === undefined || value === "") continue;
       const text = typeof value === "object" ? JSON.stringify(value) : String(value);
-      rows.push(el("dt", {}, humanise(key)), el("dd", {}, text));
+      rows.push(el("dt", {}, humanise(key)), el("dd", { dir: "auto" }, text));
     }
   }
   dl.replaceChildren(...rows);
   dl.hidden = rows.length === 0;
   const tags = Array.isArray(ticket.tags) ? ticket.tags : [];
-  $("#tags").replaceChildren(...tags.map((t) => el("li", { className: "tag" }, t)));
+  $("#tags").replaceChildren(...tags.map((t) => el("li", { className: "tag", dir: "auto" }, t)));
   $("#tags").hidden = tags.length === 0;
 }
 
@@ -185,11 +247,11 @@ function renderEvidence(evidence) {
         "div",
         { className: "ev-head" },
         el("span", { className: "score", title: "similarity" }, score(t.score)),
-        el("span", { className: "ev-title" }, t.subject || "(no subject)"),
+        el("span", { className: "ev-title", dir: "auto" }, t.subject || "(no subject)"),
         el("span", { className: "muted" }, `#${t.id}`),
       ),
       labels.length ? el("ul", { className: "tags" }, ...labels) : null,
-      t.resolution_excerpt ? el("p", { className: "excerpt" }, t.resolution_excerpt) : null,
+      t.resolution_excerpt ? el("p", { className: "excerpt", dir: "auto" }, t.resolution_excerpt) : null,
     );
   });
   $("#similar").replaceChildren(...(similar.length ? similar : [el("li", { className: "muted" }, "None found.")]));
@@ -201,10 +263,10 @@ function renderEvidence(evidence) {
         "div",
         { className: "ev-head" },
         el("span", { className: "score", title: "similarity" }, score(a.score)),
-        el("span", { className: "ev-title" }, a.title || a.article_id),
+        el("span", { className: "ev-title", dir: "auto" }, a.title || a.article_id),
         a.category ? el("span", { className: "muted" }, humanise(a.category)) : null,
       ),
-      a.excerpt ? el("p", { className: "excerpt" }, a.excerpt) : null,
+      a.excerpt ? el("p", { className: "excerpt", dir: "auto" }, a.excerpt) : null,
     ),
   );
   $("#kb").replaceChildren(...(kb.length ? kb : [el("li", { className: "muted" }, "None found.")]));
@@ -233,7 +295,7 @@ function renderDecision(result) {
   ].filter(([, v]) => v);
   box.replaceChildren(
     el("h4", {}, "Escalation"),
-    el("dl", { className: "kv" }, ...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+    el("dl", { className: "kv" }, ...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { dir: "auto" }, v)])),
   );
   box.hidden = false;
 }
@@ -243,7 +305,18 @@ export function generatedDraft() {
   return draft && typeof draft.body === "string" ? draft.body : "";
 }
 
+// The drafting step marks a draft it could not ground in a source (draft.grounded === false); older results have
+// no such field, and count as grounded.
+function renderGrounding(draft) {
+  const ungrounded = Boolean(draft) && draft.grounded === false;
+  $("#grounding").hidden = !ungrounded;
+  const note = $("#grounding-note");
+  note.textContent = ungrounded ? draft.grounding_note || "No source answers this ticket: check the reply." : "";
+  note.hidden = !ungrounded;
+}
+
 function renderDraft(review, result) {
+  renderGrounding(result.draft);
   const textarea = $("#draft");
   const generated = generatedDraft();
   textarea.value = state.drafts.has(review.id) ? state.drafts.get(review.id) : generated;
@@ -255,7 +328,7 @@ function renderDraft(review, result) {
       {},
       el("span", { className: "badge" }, c.kind),
       " ",
-      c.title || c.id,
+      el("span", { dir: "auto" }, c.title || c.id),
       " ",
       el("span", { className: "muted" }, `(${score(c.score)})`),
     ),

@@ -1,9 +1,13 @@
-// Keyboard shortcuts: j/k move, e edit, a approve, r reject, Ctrl+Enter approve from the draft, ? help, Esc leave a field.
+// Keyboard shortcuts: j/k move, e edit, a approve, u undo an approval, r reject, Ctrl+Enter approve from the draft,
+// ? help, Esc leave a field. The review shortcuts act only in the reviews view: a key must never decide a hidden item.
 
 import { approve, reject } from "./decisions.js";
 import { $ } from "./dom.js";
 import { itemNode, move } from "./queue.js";
 import { state } from "./state.js";
+import { undoLatest } from "./undo.js";
+
+const REVIEW_KEYS = new Set(["j", "k", "ArrowDown", "ArrowUp", "e", "a", "r"]);
 
 function isTyping(target) {
   if (!(target instanceof HTMLElement)) return false;
@@ -24,7 +28,7 @@ export function onKey(ev) {
   }
   if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
     ev.preventDefault();
-    approve();
+    if (state.view === "reviews") approve();
     return;
   }
   if (isTyping(target)) {
@@ -36,6 +40,7 @@ export function onKey(ev) {
     return;
   }
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (state.view !== "reviews" && REVIEW_KEYS.has(ev.key)) return;
   switch (ev.key) {
     case "j":
     case "ArrowDown":
@@ -55,8 +60,11 @@ export function onKey(ev) {
       approve();
       break;
     case "r":
-      if (!state.detail) return;
+      if (!state.detail || state.readOnly) return;
       $("#reject-reason").focus();
+      break;
+    case "u":
+      undoLatest();
       break;
     case "?":
       toggleHelp();

@@ -37,6 +37,8 @@ export async function loadQueue({ keepStatus = false, quiet = false } = {}) {
     markSelected();
     return;
   }
+  // A review opened from a link (a customer's other ticket) stays open even when it is not in the queue.
+  if (previous && state.readOnly && state.detail) return;
   if (previous && quiet) setStatus("The item you had open was decided elsewhere or filtered out.", "info");
   select(items.length ? items[0].id : null);
 }
@@ -77,7 +79,7 @@ export function renderQueue() {
         "span",
         { className: "item-top" },
         el("span", { className: `badge prio prio-${r.priority || "none"}` }, r.priority || "—"),
-        el("span", { className: "subject", title: r.subject || "" }, r.subject || "(no subject)"),
+        el("span", { className: "subject", title: r.subject || "", dir: "auto" }, r.subject || "(no subject)"),
       ),
       el(
         "span",
@@ -92,6 +94,7 @@ export function renderQueue() {
   });
   ul.replaceChildren(...nodes);
   $("#queue-count").textContent = String(state.items.length);
+  $("#tab-reviews-count").textContent = String(state.items.length);
   $("#queue-empty").hidden = state.items.length > 0;
   markSelected();
 }

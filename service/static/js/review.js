@@ -6,10 +6,12 @@
 import { approve, reject } from "./decisions.js";
 import { generatedDraft, updateDraftState } from "./detail.js";
 import { $ } from "./dom.js";
+import { loadEscalationCount, loadEscalations } from "./escalations.js";
 import { onKey } from "./keys.js";
 import { loadQueue } from "./queue.js";
 import { openId, state } from "./state.js";
 import { tick } from "./time.js";
+import { followFragment, wireTabs } from "./views.js";
 
 const POLL_MS = 60 * 1000;
 const TICK_MS = 30 * 1000;
@@ -33,6 +35,11 @@ function init() {
   $("#filter-priority").addEventListener("change", () => loadQueue());
   $("#filters").addEventListener("submit", (ev) => ev.preventDefault());
   $("#refresh").addEventListener("click", () => loadQueue());
+  wireTabs();
+  $("#esc-reason").addEventListener("change", () => loadEscalations());
+  $("#esc-state").addEventListener("change", () => loadEscalations());
+  $("#esc-filters").addEventListener("submit", (ev) => ev.preventDefault());
+  $("#esc-refresh").addEventListener("click", () => loadEscalations());
   const reviewer = $("#reviewer");
   try {
     reviewer.value = localStorage.getItem("caseworker.reviewer") || "";
@@ -48,9 +55,13 @@ function init() {
   });
   setInterval(tick, TICK_MS);
   setInterval(() => {
-    if (document.visibilityState === "visible" && !state.busy) loadQueue({ quiet: true });
+    if (document.visibilityState !== "visible") return;
+    loadEscalationCount();
+    if (state.view === "escalations") loadEscalations({ quiet: true });
+    else if (!state.busy) loadQueue({ quiet: true });
   }, POLL_MS);
-  loadQueue();
+  loadEscalationCount();
+  loadQueue().then(followFragment);
 }
 
 // Module scripts run after parsing, like the old deferred script; the check keeps init safe either way.

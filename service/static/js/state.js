@@ -10,6 +10,11 @@ export const state = {
   knownQueues: new Set(),
   drafts: new Map(), // review id -> edited reply text
   labelEdits: new Map(), // review id -> {field: value} as typed
+  readOnly: false, // the open review is no longer pending (opened from a link): nothing to decide
+  view: "reviews", // or "escalations"
+  escalations: [],
+  escSeq: 0,
+  undos: new Map(), // review id -> {subject, deadline (performance.now() ms), node, timer}
 };
 
 // The id of the review whose detail is on screen, or null.

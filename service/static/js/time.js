@@ -34,10 +34,12 @@ export function paintDue(node, iso) {
 export function tick() {
   for (const node of document.querySelectorAll("[data-due]")) {
     const info = paintDue(node, node.dataset.due);
-    const li = node.closest("li[data-review-id]");
+    const li = node.closest("li[data-review-id], li[data-escalation-id]");
     if (li) {
+      // An escalation the triage already marked at risk stays highlighted until it is overdue.
+      const flagged = li.dataset.atRisk === "true";
       li.classList.toggle("is-overdue", info.cls === "overdue");
-      li.classList.toggle("is-at-risk", info.cls === "at-risk");
+      li.classList.toggle("is-at-risk", info.cls === "at-risk" || (flagged && info.cls !== "overdue"));
     }
   }
 }
