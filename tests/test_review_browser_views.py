@@ -150,3 +150,17 @@ def test_the_page_is_usable_on_a_phone(live: LiveServer, helpdesk: FakeHelpdesk,
         page.locator(".esc-card .esc-packet summary").click()
         no_horizontal_overflow(page)
         page.screenshot(path=str(tmp_path / "phone-escalations.png"), full_page=True)
+
+
+def test_stats_tab_shows_the_tenants_models_and_decisions(live: LiveServer) -> None:  # noqa: F811
+    base = live.url
+    with signed_in(base) as session:
+        page = session.page
+        page.click("#tab-stats")
+        expect(page.locator("#view-stats")).to_be_visible()
+        expect(page.locator("#view-reviews")).to_be_hidden()
+        card = page.locator('article.stats-card[data-tenant="default"]')
+        expect(card).to_contain_text("Tenant default")
+        expect(card.locator("table").last).to_contain_text("champion")
+        page.keyboard.press("ArrowLeft")  # the tab list wraps: stats -> escalations
+        expect(page.locator("#view-escalations")).to_be_visible()

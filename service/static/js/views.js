@@ -1,12 +1,18 @@
-// The two views (reviews, escalations) as tabs, and the page's fragment: #r-… opens a review (a customer's other
+// The views (reviews, escalations, stats) as tabs, and the page's fragment: #r-… opens a review (a customer's other
 // ticket links here), #e-… or #escalations opens the escalations view.
 
 import { $ } from "./dom.js";
 import { focusEscalation, loadEscalations, loadTeams } from "./escalations.js";
 import { select } from "./queue.js";
+import { loadStats } from "./stats.js";
 import { state } from "./state.js";
 
-const VIEWS = { reviews: ["#tab-reviews", "#view-reviews"], escalations: ["#tab-escalations", "#view-escalations"] };
+const VIEWS = {
+  reviews: ["#tab-reviews", "#view-reviews"],
+  escalations: ["#tab-escalations", "#view-escalations"],
+  stats: ["#tab-stats", "#view-stats"],
+};
+const ORDER = Object.keys(VIEWS);
 
 export async function showView(name, { focusTab = false } = {}) {
   state.view = name;
@@ -21,6 +27,8 @@ export async function showView(name, { focusTab = false } = {}) {
   if (name === "escalations") {
     loadTeams();
     await loadEscalations();
+  } else if (name === "stats") {
+    await loadStats();
   }
 }
 
@@ -38,15 +46,15 @@ export async function followFragment() {
 }
 
 export function wireTabs() {
-  $("#tab-reviews").addEventListener("click", () => showView("reviews"));
-  $("#tab-escalations").addEventListener("click", () => showView("escalations"));
-  // Arrow keys move between tabs, as a tab list should.
-  for (const tab of ["#tab-reviews", "#tab-escalations"]) {
+  for (const [name, [tab]] of Object.entries(VIEWS)) {
+    $(tab).addEventListener("click", () => showView(name));
+    // Arrow keys move between tabs, as a tab list should.
     $(tab).addEventListener("keydown", (ev) => {
       if (ev.key !== "ArrowLeft" && ev.key !== "ArrowRight") return;
       ev.preventDefault();
       ev.stopPropagation();
-      showView(state.view === "reviews" ? "escalations" : "reviews", { focusTab: true });
+      const step = ev.key === "ArrowRight" ? 1 : ORDER.length - 1;
+      showView(ORDER[(ORDER.indexOf(state.view) + step) % ORDER.length], { focusTab: true });
     });
   }
   window.addEventListener("hashchange", followFragment);
