@@ -15,7 +15,7 @@ from agent.llm import LLMClient, LLMConfig, Price
 from agent.local_model import LocalModel, ModelNotTrainedError
 from agent.policy import PolicyConfig
 from agent.state import TriageContext
-from agent.text import model_text
+from agent.text import ticket_model_text
 from caseworker.settings import Settings
 from knowledge.chunking import chunk_article
 from knowledge.embeddings import Embedder, local_embedder
@@ -81,7 +81,7 @@ class Workspace:
         counts, changed = self.history.changes(tickets)
         progress(counts.unchanged)
         if changed:
-            embeddings = self._embed([model_text(t.subject, t.body) for t in changed], progress)
+            embeddings = self._embed([ticket_model_text(t) for t in changed], progress)
             self.store.upsert_tickets(changed, embeddings)
             self.history.upsert_tickets(changed)
         self.history.audit("ingest_tickets", {"inserted": counts.inserted, "updated": counts.updated})
@@ -119,10 +119,10 @@ class Workspace:
         stored = {(tenant, ticket_id): vector for tenant, ticket_id, vector in self.store.ticket_embeddings()}
         missing = [t for t in tickets if (t.tenant, t.id) not in stored]
         if missing:
-            vectors = self._embed([model_text(t.subject, t.body) for t in missing], _noop)
+            vectors = self._embed([ticket_model_text(t) for t in missing], _noop)
             for ticket, vector in zip(missing, vectors, strict=True):
                 stored[(ticket.tenant, ticket.id)] = vector
-        texts = [model_text(t.subject, t.body) for t in tickets]
+        texts = [ticket_model_text(t) for t in tickets]
         embeddings = np.vstack([stored[(t.tenant, t.id)] for t in tickets])
         fields = sorted({name for t in tickets for name in t.labels})
         labels = {name: [t.labels.get(name) for t in tickets] for name in fields}

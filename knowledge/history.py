@@ -16,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job
-from knowledge.reviews import REVIEWS_SCHEMA, insert_review
+from knowledge.reviews import REVIEWS_SCHEMA, insert_review, supersede_pending
 from knowledge.schemas import Ticket
 
 _SCHEMA = """
@@ -72,6 +74,17 @@ def _iso(value: datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat()
+
+
+def _stored_ticket(data: str) -> Ticket:
+    """A stored ticket; one imported before dates were bounded keeps its other fields, its date left unset
+    (only the ticket being triaged needs a usable date: its SLA and recent-contact window)."""
+    try:
+        return Ticket.model_validate_json(data)
+    except ValidationError as exc:
+        if any(tuple(error["loc"]) != ("created_at",) for error in exc.errors()):
+            raise
+        return Ticket.model_validate({**json.loads(data), "created_at": None})
 
 
 class History:
@@ -170,7 +183,7 @@ class History:
             row = self._conn.execute(
                 "SELECT data FROM tickets WHERE tenant = ? AND id = ?", (tenant, ticket_id)
             ).fetchone()
-        return Ticket.model_validate_json(row["data"]) if row else None
+        return _stored_ticket(row["data"]) if row else None
 
     def all_tickets(self, tenant: str | None = None, resolved_only: bool = False) -> Iterator[Ticket]:
         query = "SELECT data FROM tickets WHERE 1 = 1"
@@ -183,7 +196,7 @@ class History:
         with self._lock:
             rows = self._conn.execute(query + " ORDER BY tenant, id", params).fetchall()
         for row in rows:
-            yield Ticket.model_validate_json(row["data"])
+            yield _stored_ticket(row["data"])
 
     def customer_ticket_count(self, tenant: str, customer_id: str, before: datetime, days: int = 30) -> int:
         """Tickets from this customer in the `days` before `before` (the current ticket excluded)."""
@@ -213,8 +226,8 @@ class History:
         """Store a TriageResult (as JSON-ready dict) and its audit row in one transaction.
 
         With a job lease, the same transaction completes the job (raising LeaseLost, and storing
-        nothing, if another worker took it), opens a review when `review_subject` is given, and
-        enqueues the follow-up jobs (write-back).
+        nothing, if another worker took it), supersedes the ticket's pending reviews (this result is
+        newer), opens a review when `review_subject` is given, and enqueues the follow-up jobs (write-back).
         """
         with self.transaction() as conn:
             try:
@@ -246,6 +259,7 @@ class History:
             if job is not None:
                 meta = result.get("meta") or {}
                 complete_job(conn, job, seq, meta.get("latency_ms"), meta.get("llm_calls"))
+                supersede_pending(conn, result["tenant"], result["ticket_id"])
                 if review_subject is not None:
                     insert_review(conn, job.job_id, seq, result, review_subject)
                 clock = datetime.now(UTC).timestamp()

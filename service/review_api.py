@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from knowledge.reviews import ReviewConflict, ReviewDecision
+from knowledge.labels import LabelError, check_labels
+from knowledge.reviews import Review, ReviewConflict, ReviewDecision
 from service.auth import require_token
+from service.review_labels import review_label_space
 from service.runtime import ServiceRuntime
 
 
@@ -51,10 +53,24 @@ def list_reviews(
 @router.get("/{review_id}", summary="One review: the ticket, its triage result and evidence")
 def show_review(request: Request, review_id: str) -> dict[str, Any]:
     runtime = _runtime(request)
+    return runtime.review_detail(_review_or_404(runtime, review_id))
+
+
+def _review_or_404(runtime: ServiceRuntime, review_id: str) -> Review:
     review = runtime.reviews.get(review_id)
     if review is None:
         raise HTTPException(404, detail=f"no review {review_id}")
-    return runtime.review_detail(review)
+    return review
+
+
+def _checked_labels(runtime: ServiceRuntime, review: Review, labels: dict[str, str]) -> dict[str, str]:
+    """The corrected labels, validated as `caseworker ingest` validates a row's (422 naming the label)."""
+    result = runtime.workspace.history.result_by_seq(review.result_seq)
+    space = review_label_space(result, runtime.context) if result is not None else None
+    try:
+        return check_labels(labels, space)
+    except LabelError as exc:
+        raise HTTPException(422, detail=f"labels.{exc.field}: {exc.reason}") from None
 
 
 def _decide(request: Request, review_id: str, decision: ReviewDecision) -> dict[str, Any]:
@@ -70,9 +86,8 @@ def _decide(request: Request, review_id: str, decision: ReviewDecision) -> dict[
 @router.post("/{review_id}/approve", summary="Approve the draft, or an edited reply; queues it for the helpdesk")
 def approve(request: Request, review_id: str, body: ApproveRequest) -> dict[str, Any]:
     runtime = _runtime(request)
-    review = runtime.reviews.get(review_id)
-    if review is None:
-        raise HTTPException(404, detail=f"no review {review_id}")
+    review = _review_or_404(runtime, review_id)
+    labels = _checked_labels(runtime, review, body.labels)
     result = runtime.workspace.history.result_by_seq(review.result_seq) or {}
     draft = (result.get("draft") or {}).get("body")
     edited = body.reply is not None and body.reply.strip() != (draft or "").strip()
@@ -81,7 +96,7 @@ def approve(request: Request, review_id: str, body: ApproveRequest) -> dict[str,
     decision = ReviewDecision(
         outcome="edited" if edited else "approved",
         reply=body.reply if edited else draft,
-        labels=body.labels,
+        labels=labels,
         reviewer=body.reviewer,
     )
     return _decide(request, review_id, decision)
@@ -89,5 +104,7 @@ def approve(request: Request, review_id: str, body: ApproveRequest) -> dict[str,
 
 @router.post("/{review_id}/reject", summary="Reject the draft with a reason (and corrected labels)")
 def reject(request: Request, review_id: str, body: RejectRequest) -> dict[str, Any]:
-    decision = ReviewDecision(outcome="rejected", reason=body.reason, labels=body.labels, reviewer=body.reviewer)
+    runtime = _runtime(request)
+    labels = _checked_labels(runtime, _review_or_404(runtime, review_id), body.labels)
+    decision = ReviewDecision(outcome="rejected", reason=body.reason, labels=labels, reviewer=body.reviewer)
     return _decide(request, review_id, decision)

@@ -23,6 +23,9 @@ class Delivery(BaseModel):
     topic: str
     ticket: Ticket | None = None
     ping: bool = False
+    #: Why a verified event carries nothing to triage (an agent's comment, a private note, our own note):
+    #: answered 200 `ignored`, no job. A helpdesk retries any 4xx/5xx, so these must not be errors.
+    ignored: str | None = None
 
 
 class WebhookRejected(Exception):

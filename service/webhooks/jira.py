@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.webhooks.delivery import Delivery, WebhookRejected
-from service.webhooks.normalise import blank, customer, delivery_key, helpdesk_ticket, validate
+from service.webhooks.normalise import ExternalId, blank, customer, delivery_key, helpdesk_ticket, parse_time, validate
 
 DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
 ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated")
@@ -49,7 +49,7 @@ class Fields(_Payload):
 
 class Issue(_Payload):
     id: str | None = None
-    key: str = Field(min_length=1)
+    key: ExternalId
     fields: Fields
 
 
@@ -103,7 +103,7 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
         issue.key,
         subject=fields.summary,
         body=adf_to_text(description) if isinstance(description, dict) else (description or ""),
-        created_at=fields.created,
+        created_at=parse_time(fields.created),
         customer=customer(blank(reporter.account_id) or blank(reporter.email_address), reporter.display_name),
         tags=fields.labels or [],
         priority=fields.priority.name if fields.priority else None,
