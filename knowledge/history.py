@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job
 from knowledge.reviews import REVIEWS_SCHEMA, insert_review, supersede_pending
-from knowledge.schemas import Ticket
+from knowledge.schemas import Customer, Ticket
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -208,6 +208,20 @@ class History:
                 (tenant, customer_id, _iso(since), _iso(before)),
             ).fetchone()
         return int(row["n"])
+
+    def customer_profile(self, tenant: str, customer_id: str) -> Customer | None:
+        """The customer as the tenant's newest ticket with a tier or MRR knows them (helpdesk webhooks carry
+        neither), or None."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT data FROM tickets WHERE tenant = ? AND customer_id = ? ORDER BY created_at DESC LIMIT 20",
+                (tenant, customer_id),
+            ).fetchall()
+        for row in rows:
+            known = _stored_ticket(row["data"]).customer
+            if known is not None and (known.tier is not None or known.mrr is not None):
+                return known
+        return None
 
     def ticket_count(self) -> int:
         with self._lock:
