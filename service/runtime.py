@@ -8,13 +8,13 @@ import logging
 import sqlite3
 import threading
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agent.graph import build_service_graph
 from agent.schemas import TriageResult
@@ -42,6 +42,18 @@ log = logging.getLogger(__name__)
 
 class InvalidPayload(ValueError):
     """A job whose payload can never run (it fails validation): retrying cannot help, so it is dead at once."""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _payload(job: Job, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(job.payload)
+    except ValidationError as exc:
+        raise InvalidPayload(
+            f"job {job.id}: its {model.__name__} does not validate: {validation_reason(exc)}"
+        ) from None
 
 
 def helpdesk_configs(s: Settings) -> HelpdeskConfigs:
@@ -142,10 +154,7 @@ class ServiceRuntime:
         return {"configurable": {"thread_id": thread_id}}
 
     def _triage(self, job: Job) -> None:
-        try:
-            ticket = Ticket.model_validate_json(job.payload)
-        except ValidationError as exc:
-            raise InvalidPayload(f"job {job.id}: the ticket does not validate: {validation_reason(exc)}") from None
+        ticket = _payload(job, Ticket)
         config = self._config(job.id)
         # A rerun after a crash starts clean: what an earlier attempt left in the checkpointer is not state.
         self.checkpointer.delete_thread(job.id)
@@ -160,7 +169,7 @@ class ServiceRuntime:
             self.checkpointer.delete_thread(stale.job_id)
 
     def _write_back(self, job: Job) -> None:
-        action = WriteBackAction.model_validate_json(job.payload)
+        action = _payload(job, WriteBackAction)
         try:
             outcome = apply_action(action, self.helpdesks)
         except WriteBackError as exc:

@@ -3,6 +3,7 @@ priority normalisation and error text, and only the fields and values the tenant
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,3 +82,18 @@ def test_known_corrections_are_normalised_and_stored(client: TestClient) -> None
     stored = runtime_of(client).workspace.history.get_ticket("default", "lab-ok")
     assert stored is not None
     assert {k: stored.labels[k] for k in labels} == {**labels, "priority": "P0"}
+
+
+def test_review_text_with_lone_surrogates_and_nul_is_stored_sanitised(client: TestClient) -> None:
+    """FastAPI's JSON parser lets "\\ud800" through, and storing the reply failed with a 500."""
+    review_id = _pending_review(client, "lab-text")
+    raw = json.dumps({"reply": "Hi \ud800 there\x00, fixed.", "reviewer": "sam\udfff"}).encode()
+    headers = {**AUTH, "Content-Type": "application/json"}
+    response = client.post(f"/api/reviews/{review_id}/approve", headers=headers, content=raw)
+    assert response.status_code == 200, response.text
+    stored = runtime_of(client).workspace.history.get_ticket("default", "lab-text")
+    assert stored is not None and stored.reply == "Hi \ufffd there, fixed."
+    other = _pending_review(client, "lab-reason")
+    nothing = json.dumps({"reason": "\x00\x01"}).encode()
+    refused = client.post(f"/api/reviews/{other}/reject", headers=headers, content=nothing)
+    assert refused.status_code == 422 and "reason" in refused.text
