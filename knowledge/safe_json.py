@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-#: Deepest nesting accepted; helpdesk payloads (a Jira description tree included) stay far below it.
-MAX_DEPTH = 64
+#: Deepest nesting accepted: far above any helpdesk payload (a Jira description tree included), far below
+#: the limits that fail later (pydantic parses 200 levels; the job payload wraps the body in a few more).
+MAX_DEPTH = 100
 #: Longest integer literal accepted; the longest real ids and millisecond timestamps have about 20 digits.
 MAX_INT_DIGITS = 100
 

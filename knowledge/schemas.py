@@ -79,7 +79,7 @@ def stable_id(*parts: str) -> str:
 class Customer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str | None = None
+    id: str | None = Field(default=None, max_length=MAX_ID_CHARS)
     name: str | None = None
     tier: str | None = None
     mrr: float | None = Field(default=None, ge=0)

@@ -33,7 +33,7 @@ def test_jsonl_rows_are_sanitised_or_rejected_naming_the_field(tmp_path: Path, w
     reasons = {reject.line: f"{reject.field}: {reject.reason}" for reject in report.rejects}
     assert reasons[3].startswith("created_at: 9999-12-31T23:59:59+00:00 is outside the supported range")
     assert reasons[4].startswith("created_at: 0001-01-01T00:00:00+00:00 is outside the supported range")
-    assert reasons[5] == "row: invalid JSON: nested deeper than 64 levels"
+    assert reasons[5] == "row: invalid JSON: nested deeper than 100 levels"
     assert reasons[6] == "row: invalid JSON: NaN is not a JSON number"
     assert reasons[7].startswith("row: invalid JSON: an integer of 5000 digits is out of range")
     assert reasons[8] == "id: must not contain control characters or line breaks"
@@ -53,7 +53,7 @@ def test_json_array_and_csv_are_sanitised_too(tmp_path: Path) -> None:
     assert (ticket.subject, ticket.body) == ("s\ufffd", "bc")
     deep = tmp_path / "deep.json"
     deep.write_text('[{"id": "a", "subject": "s", "body": "b", "x": ' + DEEP + "}]")
-    with pytest.raises(ImportFileError, match="invalid JSON: nested deeper than 64 levels"):
+    with pytest.raises(ImportFileError, match="invalid JSON: nested deeper than 100 levels"):
         read_tickets(deep)
     csv = tmp_path / "tickets.csv"
     csv.write_bytes(b"id,subject,body\nc1,Reset\x00 link,Broken\x07 again\n")
@@ -67,7 +67,7 @@ def test_triage_input_reports_each_bad_ticket_and_keeps_the_rest() -> None:
     assert parsed.tickets[0].body == "Reset link \ufffd broken"
     errors = "\n".join(parsed.errors)
     assert "in.jsonl:3: created_at: Value error, 9999-12-31T23:59:59+00:00 is outside the supported range" in errors
-    assert "in.jsonl:5: json: nested deeper than 64 levels" in errors
+    assert "in.jsonl:5: json: nested deeper than 100 levels" in errors
     assert "in.jsonl:6: json: NaN is not a JSON number" in errors
     one = parse_tickets(json.dumps({"id": "x", "subject": "s", "body": "\ud800"}), "one.json")
     assert one.tickets[0].body == "\ufffd"

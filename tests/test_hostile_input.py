@@ -19,6 +19,7 @@ from service.worker import Worker
 from tests.signed_webhooks import PATHS, SOURCES, job_count, payload, post, put, runtime_of, service, trained_data_dir
 
 TEXT = "The password reset email never arrives, I clicked forgot password twice."
+MIXED = "I need the invoice but I can't log in, the password reset email is missing."
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,21 @@ def test_deep_nesting_under_an_unknown_key_is_400(client: TestClient, source: st
     for _ in range(900):
         deep = [deep]
     body = {**payload(source, tid("t"), TEXT), "zz_unknown": {"x": deep}}
-    _refused(client, source, body, 400, "nested deeper than 64")
+    _refused(client, source, body, 400, "nested deeper than 100")
+
+
+def test_nesting_up_to_the_limit_is_kept_and_triages_through_a_paused_review(client: TestClient) -> None:
+    """The generic source keeps unknown keys in `extra`: 98 levels there travel through the queue, pydantic
+    and the checkpointer's msgpack (a draft for review pauses the run) without failing."""
+    deep: object = "bottom"
+    for _ in range(98):
+        deep = [deep]
+    body = {"id": tid("deep"), "subject": "Invoice and login", "body": MIXED, "zz_unknown": deep}
+    response = post(client, "generic", body)
+    assert response.status_code == 202, response.text
+    ticket = _triaged(client, response.json()["job_id"])
+    assert ticket.extra["zz_unknown"] == deep
+    assert runtime_of(client).reviews.list(ticket_id=ticket.id)  # paused for review, state checkpointed
 
 
 # (value planted at the created_at path, Intercom's epoch-seconds equivalent)
@@ -143,6 +158,13 @@ def test_numbers_json_cannot_carry_are_400(client: TestClient, source: str, lite
 def test_oversize_ticket_id_is_422_naming_the_field(client: TestClient, source: str) -> None:
     body = put(payload(source, tid("t"), TEXT), PATHS[source][2], "7" * 300)
     _refused(client, source, body, 422, PATHS[source][2], "at most")
+
+
+def test_oversize_customer_ids_are_422_naming_the_field(client: TestClient) -> None:
+    zendesk = put(payload("zendesk", tid("t"), TEXT), "detail.requester_id", "7" * 300)
+    _refused(client, "zendesk", zendesk, 422, "customer.id", "at most 256")
+    generic = payload("generic", tid("t"), TEXT) | {"customer": {"id": "7" * 300}}
+    _refused(client, "generic", generic, 422, "customer.id", "at most 256")
 
 
 def test_generic_tenant_names_are_bounded(client: TestClient) -> None:

@@ -107,11 +107,11 @@ def mutated(draw: st.DrawFn, source: str) -> dict[str, Any]:
         if action == "delete" and isinstance(node, dict):
             del node[last]
         elif action == "nest":
-            node[last] = _nested(node[last], draw(st.integers(1, 3) | st.integers(60, 120)))
+            node[last] = _nested(node[last], draw(st.integers(1, 3) | st.integers(90, 150)))
         else:
             node[last] = draw({"text": HOSTILE, "date": DATES}.get(action, JSON))
     if draw(st.booleans()):
-        body[draw(TEXT)] = _nested(draw(JSON), draw(st.integers(0, 3) | st.integers(60, 120)))
+        body[draw(TEXT)] = _nested(draw(JSON), draw(st.integers(0, 3) | st.integers(90, 150)))
     return body
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from knowledge.schemas import Customer, Message, Ticket, bounded_datetime, normalise_priority
+from knowledge.schemas import Message, Ticket, bounded_datetime, normalise_priority
 from service.webhooks.delivery import WebhookRejected
 
 M = TypeVar("M", bound=BaseModel)
@@ -53,7 +53,7 @@ def helpdesk_ticket(
     subject: str,
     body: str,
     created_at: datetime | None = None,
-    customer: Customer | None = None,
+    customer: dict[str, str | None] | None = None,
     tags: list[str] | None = None,
     priority: Any = None,
     thread: list[Message] | None = None,
@@ -101,9 +101,10 @@ def blank(value: str | None) -> str | None:
     return value or None
 
 
-def customer(id: str | None = None, name: str | None = None) -> Customer | None:
+def customer(id: str | None = None, name: str | None = None) -> dict[str, str | None] | None:
+    """The requester as Ticket data (validated with the ticket, so an error names `customer.<field>`)."""
     id, name = blank(id), blank(name)
-    return Customer(id=id, name=name) if id or name else None
+    return {"id": id, "name": name} if id or name else None
 
 
 def priority_label(value: Any) -> dict[str, str]:

@@ -4,7 +4,7 @@ Each request is checked in a fixed order, cheapest and least revealing first: so
 size (413), content type (415), authenticity (401), JSON (400), payload (422). Only then is the
 delivery handed to `enqueue`, which the app supplies, so this module knows nothing of the queue or graph.
 
-The JSON step (knowledge.safe_json) refuses what no later step could carry (nesting deeper than 64, NaN,
+The JSON step (knowledge.safe_json) refuses what no later step could carry (nesting deeper than 100, NaN,
 numbers out of range) and makes every string storable (lone surrogates become U+FFFD, control characters
 go), so a verified delivery never becomes a 5xx or a job that can only fail.
 """
@@ -82,7 +82,7 @@ _COMMON = (
     "update that changes nothing to triage, and 200 `{status: ignored, reason}` for an event with no customer "
     "message (an agent's comment, a private note). Errors are `{detail}`: 404 source not configured, "
     "413 body too large, 415 not JSON, 401 authentication failed or stale, 400 malformed JSON (also: nested "
-    "deeper than 64, NaN or out-of-range numbers) or missing delivery id, 422 payload not understood "
+    "deeper than 100, NaN or out-of-range numbers) or missing delivery id, 422 payload not understood "
     "(the reason names the field)."
 )
 
@@ -262,7 +262,7 @@ def webhook_router(
                     for status, text in (
                         (
                             400,
-                            "Malformed JSON (or nested deeper than 64, NaN, numbers out of range), or missing "
+                            "Malformed JSON (or nested deeper than 100, NaN, numbers out of range), or missing "
                             "delivery id.",
                         ),
                         (401, "Missing or bad signature/secret, or a stale timestamp."),

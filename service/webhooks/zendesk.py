@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from knowledge.schemas import Customer, Message, Ticket
+from knowledge.schemas import Message, Ticket
 from service.webhooks.delivery import Delivery, WebhookRejected
 from service.webhooks.normalise import (
     ExternalId,
@@ -202,7 +202,7 @@ def _ticket(
     description: str,
     message: str | None,
     created_at: str | None,
-    requester: Customer | None,
+    requester: dict[str, str | None] | None,
     tags: list[str],
     priority: str | None,
 ) -> Ticket:
