@@ -27,7 +27,7 @@ def previous_ticket(payload: str | None) -> Ticket | None:
 def continue_thread(ticket: Ticket, previous: Ticket | None) -> Ticket:
     """A follow-up (`ticket.body` is the new message) with the conversation `previous` (the ticket as last
     triaged) knew before it, oldest first: a helpdesk event carries only part of the thread."""
-    if not ticket.thread or previous is None:
+    if previous is None:
         return ticket
     thread = list(previous.thread)
     if previous.body.strip() and not same_text(previous.body, ticket.body):

@@ -127,7 +127,7 @@ class ServiceRuntime:
         if delivery.ticket is None:
             raise ValueError("a delivery without a ticket has nothing to triage")
         ticket = delivery.ticket
-        if ticket.thread:  # a follow-up: the event carries part of the conversation, the last job knew more
+        if delivery.follow_up:  # the event carries part of the conversation at most; the last job knew more
             ticket = continue_thread(ticket, previous_ticket(self.queue.latest_payload(ticket.tenant, ticket.id)))
         job_id, created = self.queue.enqueue(
             NewJob(

@@ -175,6 +175,38 @@ def test_intercom_user_reply_retriages_and_admin_parts_are_ignored(client: TestC
     assert [m.body for m in later.thread] == [OPENING, "We are looking into it.", CANCEL]
 
 
+# --- Jira (Service Management) --------------------------------------------------------------------------
+
+
+def jira(event: str, key: str, comment: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "timestamp": int(time.time() * 1000), "webhookEvent": event,
+        "issue": {"key": key, "fields": {"summary": SUBJECT, "description": OPENING,
+                                         "reporter": {"accountId": "rep-1", "accountType": "customer"}}},
+    }  # fmt: skip
+    if comment is not None:
+        body["comment"] = comment
+    return body
+
+
+def jira_comment(text: str, account_type: str, public: bool = True) -> dict[str, Any]:
+    adf = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+    return {"id": "1", "body": adf, "jsdPublic": public, "author": {"accountId": "acc-9", "accountType": account_type}}
+
+
+def test_jira_customer_comment_is_a_follow_up_and_agent_or_internal_ones_are_ignored(client: TestClient) -> None:
+    assert post(client, "jira", jira("jira:issue_created", "SD-1")).status_code == 202
+    jobs = job_count(client)
+    agent = post(client, "jira", jira("comment_created", "SD-1", jira_comment("Looking", "atlassian")))
+    internal = post(client, "jira", jira("comment_created", "SD-1", jira_comment(CANCEL, "customer", public=False)))
+    assert [r.json()["status"] for r in (agent, internal)] == ["ignored", "ignored"]
+    assert job_count(client) == jobs
+    reply = post(client, "jira", jira("comment_created", "SD-1", jira_comment(CANCEL, "customer")))
+    assert reply.status_code == 202, reply.text
+    ticket = _queued_ticket(client, reply.json()["job_id"])
+    assert (ticket.body, ticket.thread) == (CANCEL, [Message(author="customer", body=OPENING)])
+
+
 # --- what the classifier reads -------------------------------------------------------------------------
 
 

@@ -70,6 +70,10 @@ def _bases(source: str) -> list[dict[str, Any]]:
         ]
         replied["data"]["item"]["conversation_parts"] = {"conversation_parts": parts}  # fmt: skip
         return [base, replied]
+    if source == "jira":
+        note = {"body": "We will cancel", "jsdPublic": True, "author": {"accountType": "customer"}}
+        comment = {**base, "webhookEvent": "comment_created", "comment": note}
+        return [base, comment]
     return [base]
 
 

@@ -157,4 +157,5 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
         priority=conversation.priority,
         thread=thread,
     )
-    return Delivery(source="intercom", delivery_id=notification.id, topic=topic, ticket=ticket)
+    follow_up = topic == USER_REPLIED
+    return Delivery(source="intercom", delivery_id=notification.id, topic=topic, ticket=ticket, follow_up=follow_up)

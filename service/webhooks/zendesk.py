@@ -168,7 +168,7 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
         if ignored is not None:
             return Delivery(source="zendesk", delivery_id=key, topic=event_type, ignored=ignored)
         message = comment.body
-    ticket = _ticket(
+    ticket, follow_up = _ticket(
         detail.id,
         subject=detail.subject,
         description=detail.description,
@@ -178,7 +178,7 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
         tags=detail.tags,
         priority=blank(detail.priority),
     )
-    return Delivery(source="zendesk", delivery_id=key, topic=event_type, ticket=ticket)
+    return Delivery(source="zendesk", delivery_id=key, topic=event_type, ticket=ticket, follow_up=follow_up)
 
 
 def _not_from_the_customer(comment: EventComment, requester_id: str | None) -> str | None:
@@ -205,12 +205,12 @@ def _ticket(
     requester: dict[str, str | None] | None,
     tags: list[str],
     priority: str | None,
-) -> Ticket:
-    """The ticket; with a customer `message` that is not the description, a follow-up on it."""
+) -> tuple[Ticket, bool]:
+    """The ticket, and whether it is a follow-up: a customer `message` that is not the description."""
     # Comments and the description are plain text. Zendesk also reports the first comment as comment_added.
     new = message.strip() if message is not None and not same_text(message, description) else ""
     thread = [Message(author="customer", body=description)] if new and description.strip() else []
-    return helpdesk_ticket(
+    ticket = helpdesk_ticket(
         "zendesk",
         external_id,
         subject=subject,
@@ -221,6 +221,7 @@ def _ticket(
         priority=priority,
         thread=thread,
     )
+    return ticket, bool(new)
 
 
 def _parse_trigger(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
@@ -233,7 +234,7 @@ def _parse_trigger(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery
         and blank(latest.author_id) is not None
         and blank(latest.author_id) == blank(requester.id)
     )
-    ticket = _ticket(
+    ticket, follow_up = _ticket(
         payload.id,
         subject=payload.subject,
         description=payload.description,
@@ -244,4 +245,4 @@ def _parse_trigger(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery
         tags=payload.tags,
         priority=blank(payload.priority),
     )
-    return Delivery(source="zendesk", delivery_id=key, topic="trigger", ticket=ticket)
+    return Delivery(source="zendesk", delivery_id=key, topic="trigger", ticket=ticket, follow_up=follow_up)
