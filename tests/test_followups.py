@@ -175,6 +175,15 @@ def test_intercom_user_reply_retriages_and_admin_parts_are_ignored(client: TestC
     assert [m.body for m in later.thread] == [OPENING, "We are looking into it.", CANCEL]
 
 
+def test_a_long_intercom_conversation_keeps_its_newest_messages(client: TestClient) -> None:
+    parts = [part("user" if n % 2 else "admin", f"message {n}", at=1_795_000_000 + n) for n in range(80)]
+    reply = post(client, "intercom", intercom("conversation.user.replied", "802", parts))
+    assert reply.status_code == 202, reply.text
+    ticket = _queued_ticket(client, reply.json()["job_id"])
+    assert ticket.body == "message 79" and len(ticket.thread) == 50
+    assert ticket.thread[-1].body == "message 78"
+
+
 # --- Jira (Service Management) --------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from knowledge.schemas import Message, Ticket, bounded_datetime, normalise_priority
+from knowledge.schemas import MAX_THREAD_MESSAGES, Message, Ticket, bounded_datetime, normalise_priority
 from service.webhooks.delivery import WebhookRejected
 
 M = TypeVar("M", bound=BaseModel)
@@ -73,7 +73,8 @@ def helpdesk_ticket(
             "customer": customer,
             "tags": tags or [],
             "labels": priority_label(priority),
-            "thread": thread or [],
+            # A long conversation keeps its newest messages rather than being refused.
+            "thread": (thread or [])[-MAX_THREAD_MESSAGES:],
             "extra": {"source": source, "external_id": external_id},
         }
     )
