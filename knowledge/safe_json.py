@@ -26,8 +26,12 @@ MAX_INT_DIGITS = 100
 
 # A JSON string, escapes included: removed before counting, so brackets inside strings don't count.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _UNSAFE_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# Where an unsafe character can come from in JSON text: an escape (\ud800, \u0000), or a raw DEL or surrogate
+# (raw C0 controls are invalid JSON). Without one, parsed strings need no cleaning and the walk is skipped.
+_UNSAFE_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|00[01][0-9a-fA-F]|007[fF])")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class UnsafeJson(ValueError):
@@ -41,7 +45,7 @@ def check_depth(text: str, limit: int = MAX_DEPTH) -> None:
     """
     if text.count("[") + text.count("{") <= limit:
         return  # cannot be deeper: the common case costs two counts
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text)).encode("ascii")
+    brackets = _STRING.sub("", text).encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKET)
     codes = np.frombuffer(brackets, dtype=np.uint8)
     depth = np.cumsum(np.where((codes == ord("[")) | (codes == ord("{")), 1, -1))
     if int(depth.max(initial=0)) > limit:
@@ -106,4 +110,11 @@ def loads(data: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
         text = data
     check_depth(text, max_depth)
     value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
-    return clean(value)
+    return clean(value) if _may_hold_unsafe(text) else value
+
+
+def _may_hold_unsafe(text: str) -> bool:
+    # Substring tests and isascii() run in C without a regex; most bodies stop here.
+    if "\\u" in text and _UNSAFE_ESCAPE.search(text) is not None:
+        return True
+    return "\x7f" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
