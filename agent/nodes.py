@@ -17,7 +17,7 @@ from agent.policy import PolicyInput, decide
 from agent.schemas import Action, Evidence, FieldPrediction, KBHit, Meta, SimilarTicket, Sla, TriageResult
 from agent.signals import detect_signals
 from agent.state import TriageContext, TriageState
-from agent.text import clean_text, detect_language, model_text
+from agent.text import clean_text, detect_language, ticket_model_text
 from agent.writeback_plan import triage_writebacks
 from knowledge.embeddings import MODEL_ID as EMBEDDING_MODEL_ID
 from knowledge.tokens import count_tokens
@@ -38,16 +38,18 @@ def prepare(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, An
     ticket = state["ticket"]
     now = ctx.clock()
     cleaned = clean_text(ticket.body)
-    text = model_text(ticket.subject, ticket.body)
+    # A follow-up: its latest message leads, the customer's earlier messages (newest first) are context.
+    text = ticket_model_text(ticket)
+    raw = "\n\n".join([ticket.text, *(m.body for m in ticket.thread)])
     language = (ticket.language.lower(), 1.0, "given") if ticket.language else (*detect_language(text), "rule")
     return {
         "started": started,
         "now": now,
         "clean_text": cleaned,
         "model_text": text,
-        "ticket_tokens": count_tokens(ticket.text),
+        "ticket_tokens": count_tokens(raw),
         "language": language,
-        "signals": detect_signals(text, raw=ticket.text),
+        "signals": detect_signals(text, raw=raw),
         "customer": customer_context(ctx.history, ticket, now),
         "timings_ms": _elapsed(state, "prepare", started),
     }

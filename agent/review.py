@@ -52,7 +52,7 @@ def reviewed_labels(
         elif name not in labels or sources[name] not in TRAINABLE_SOURCES:
             labels[name], sources[name] = prediction.value, ("rule" if prediction.source == "rule" else "predicted")
     for name, value in decision.labels.items():
-        if value:
+        if value and name != "language":  # a corrected language is the ticket's language, not a label
             labels[name], sources[name] = value, "human_corrected"
     return labels, sources
 
@@ -65,7 +65,10 @@ def apply_review(state: TriageState, runtime: Runtime[TriageContext]) -> dict[st
     labels, sources = reviewed_labels(ticket, result, decision)
     draft = result.draft.body if result.draft else None
     reply = None if decision.outcome == "rejected" else (decision.reply or draft)
-    reviewed = ticket.model_copy(update={"labels": labels, "label_sources": sources, "reply": reply or ticket.reply})
+    language = decision.labels.get("language") or ticket.language
+    reviewed = ticket.model_copy(
+        update={"labels": labels, "label_sources": sources, "reply": reply or ticket.reply, "language": language}
+    )
     human = {name: value for name, value in labels.items() if sources[name] in ("human_confirmed", "human_corrected")}
     ReviewBook(ctx.history).decide(
         review_id,

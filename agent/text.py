@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 
 from py3langid.langid import LanguageIdentifier, _load_identifier
+
+from knowledge.schemas import Ticket
 
 #: Languages a helpdesk typically sees; restricting the identifier makes short texts far more reliable.
 SUPPORTED_LANGUAGES = (
@@ -70,9 +73,23 @@ def clean_text(text: str) -> str:
     return cleaned or text.strip()
 
 
-def model_text(subject: str, body: str) -> str:
-    """The text the embedder and classifier see: the subject and the customer's own new words."""
-    return f"{subject.strip()}\n\n{clean_text(body)}".strip()
+#: Earlier messages of a thread are context, read after the latest one: each is cut to this before cleaning.
+EARLIER_MESSAGE_CHARS = 2_000
+EARLIER_MESSAGES = 5
+
+
+def model_text(subject: str, body: str, earlier: Sequence[str] = ()) -> str:
+    """The text the embedder and classifier see: the subject and the customer's own new words, then, for a
+    follow-up, the customer's earlier messages (`earlier`, newest first) as context after them."""
+    parts = [subject.strip(), clean_text(body)]
+    parts += [clean_text(text[:EARLIER_MESSAGE_CHARS]) for text in earlier[:EARLIER_MESSAGES] if text.strip()]
+    return "\n\n".join(part for part in parts if part).strip()
+
+
+def ticket_model_text(ticket: Ticket) -> str:
+    """`model_text` of a ticket, its thread included: what prepare embeds and the store indexes."""
+    earlier = [m.body for m in reversed(ticket.thread) if m.author == "customer"]
+    return model_text(ticket.subject, ticket.body, earlier)
 
 
 @cache

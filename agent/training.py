@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 from agent.local_model import LocalModel, ModelNotTrainedError
-from agent.text import model_text
+from agent.text import ticket_model_text
 from knowledge.embeddings import Embedder
 from knowledge.history import History
 from knowledge.model_registry import ModelRecord, ModelRegistry
@@ -79,7 +79,7 @@ def labelled_history(history: History, store: KnowledgeStore, embedder: Embedder
     if not tickets:
         return LabelledHistory([], [], np.zeros((0, 0), dtype=np.float32), [], [])
     stored = {ticket_id: vector for _, ticket_id, vector in store.ticket_embeddings(tenant)}
-    texts = [model_text(t.subject, t.body) for t in tickets]
+    texts = [ticket_model_text(t) for t in tickets]
     missing = [i for i, t in enumerate(tickets) if t.id not in stored]
     for start in range(0, len(missing), 64):
         batch = missing[start : start + 64]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from knowledge import safe_json
 from knowledge.schemas import Ticket
 
 
@@ -40,9 +41,11 @@ def parse_tickets(text: str, source: str) -> ParsedTickets:
         return out
     if stripped[0] in "[{":
         try:
-            whole = json.loads(text)
-        except json.JSONDecodeError:
-            whole = None  # not one JSON document: read it as JSON Lines below
+            whole = safe_json.loads(text)
+        except ValueError:
+            # Not one JSON document, or one refused (too deep, NaN): read it line by line below, which
+            # reports each bad line and still runs the good ones.
+            whole = None
         if isinstance(whole, list):
             for index, item in enumerate(whole, start=1):
                 _validate(f"{source}: item {index}", item, out)
@@ -54,9 +57,12 @@ def parse_tickets(text: str, source: str) -> ParsedTickets:
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            data = safe_json.loads(line)
         except json.JSONDecodeError as exc:
             out.errors.append(f"{source}:{number}: json: {exc.msg} (column {exc.colno})")
+            continue
+        except ValueError as exc:
+            out.errors.append(f"{source}:{number}: json: {exc}")
             continue
         _validate(f"{source}:{number}", data, out)
     return out

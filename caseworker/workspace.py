@@ -16,7 +16,7 @@ from agent.local_model import ModelNotTrainedError
 from agent.model_provider import ModelProvider
 from agent.policy import PolicyConfig
 from agent.state import TriageContext
-from agent.text import model_text
+from agent.text import ticket_model_text
 from agent.training import Promote, TenantTrainer, TrainingOptions, TrainingReport
 from caseworker.settings import Settings
 from knowledge.chunking import chunk_article
@@ -84,7 +84,7 @@ class Workspace:
         counts, changed = self.history.changes(tickets)
         progress(counts.unchanged)
         if changed:
-            embeddings = self._embed([model_text(t.subject, t.body) for t in changed], progress)
+            embeddings = self._embed([ticket_model_text(t) for t in changed], progress)
             self.store.upsert_tickets(changed, embeddings)
             self.history.upsert_tickets(changed)
         self.history.audit("ingest_tickets", {"inserted": counts.inserted, "updated": counts.updated})

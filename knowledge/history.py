@@ -16,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from knowledge.escalations import ESCALATIONS_SCHEMA, insert_escalation
 from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job
 from knowledge.migrations import migrate
 from knowledge.model_registry import MODELS_SCHEMA
-from knowledge.reviews import REVIEWS_SCHEMA, insert_review
-from knowledge.schemas import Ticket
+from knowledge.reviews import REVIEWS_SCHEMA, insert_review, supersede_pending
+from knowledge.schemas import Customer, Ticket
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -75,6 +77,17 @@ def _iso(value: datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat()
+
+
+def _stored_ticket(data: str) -> Ticket:
+    """A stored ticket; one imported before dates were bounded keeps its other fields, its date left unset
+    (only the ticket being triaged needs a usable date: its SLA and recent-contact window)."""
+    try:
+        return Ticket.model_validate_json(data)
+    except ValidationError as exc:
+        if any(tuple(error["loc"]) != ("created_at",) for error in exc.errors()):
+            raise
+        return Ticket.model_validate({**json.loads(data), "created_at": None})
 
 
 class History:
@@ -165,7 +178,7 @@ class History:
             row = self._conn.execute(
                 "SELECT data FROM tickets WHERE tenant = ? AND id = ?", (tenant, ticket_id)
             ).fetchone()
-        return Ticket.model_validate_json(row["data"]) if row else None
+        return _stored_ticket(row["data"]) if row else None
 
     def all_tickets(self, tenant: str | None = None, resolved_only: bool = False) -> Iterator[Ticket]:
         query = "SELECT data FROM tickets WHERE 1 = 1"
@@ -178,7 +191,7 @@ class History:
         with self._lock:
             rows = self._conn.execute(query + " ORDER BY tenant, id", params).fetchall()
         for row in rows:
-            yield Ticket.model_validate_json(row["data"])
+            yield _stored_ticket(row["data"])
 
     def tickets_in_time_order(self, tenant: str) -> list[Ticket]:
         """A tenant's tickets oldest first: by creation time where known, else when they were stored."""
@@ -204,6 +217,20 @@ class History:
             ).fetchone()
         return int(row["n"])
 
+    def customer_profile(self, tenant: str, customer_id: str) -> Customer | None:
+        """The customer as the tenant's newest ticket with a tier or MRR knows them (helpdesk webhooks carry
+        neither), or None."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT data FROM tickets WHERE tenant = ? AND customer_id = ? ORDER BY created_at DESC LIMIT 20",
+                (tenant, customer_id),
+            ).fetchall()
+        for row in rows:
+            known = _stored_ticket(row["data"]).customer
+            if known is not None and (known.tier is not None or known.mrr is not None):
+                return known
+        return None
+
     def ticket_count(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
@@ -221,8 +248,9 @@ class History:
         """Store a TriageResult (as JSON-ready dict) and its audit row in one transaction.
 
         With a job lease, the same transaction completes the job (raising LeaseLost, and storing
-        nothing, if another worker took it), opens a review when `review_subject` is given or an
-        escalation when the result escalates, and enqueues the follow-up jobs (write-back).
+        nothing, if another worker took it), supersedes the ticket's pending reviews (this result is
+        newer), opens a review when `review_subject` is given or an escalation when the result escalates,
+        and enqueues the follow-up jobs (write-back).
         """
         with self.transaction() as conn:
             try:
@@ -254,6 +282,7 @@ class History:
             if job is not None:
                 meta = result.get("meta") or {}
                 complete_job(conn, job, seq, meta.get("latency_ms"), meta.get("llm_calls"))
+                supersede_pending(conn, result["tenant"], result["ticket_id"])
                 if review_subject is not None:
                     insert_review(conn, job.job_id, seq, result, review_subject)
                 if result["decision"]["action"] == "escalate" and result.get("escalation"):

@@ -17,7 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from knowledge.schemas import DEFAULT_TENANT, Ticket, normalise_priority, stable_id
+from knowledge import safe_json
+from knowledge.labels import LabelError, normalise_label
+from knowledge.schemas import DEFAULT_TENANT, Ticket, stable_id
 
 # Issue bodies and ticket threads can exceed the csv module's 128 KiB default per field; they are data, not errors.
 csv.field_size_limit(2**31 - 1)
@@ -282,9 +284,9 @@ def _build_ticket(data: dict[str, Any], tenant: str) -> Ticket | tuple[str, str]
     holder = labels if isinstance(labels, dict) and "priority" in labels else data
     if _as_text(holder.get("priority")):
         try:
-            holder["priority"] = normalise_priority(_as_text(holder["priority"]))
-        except ValueError as exc:
-            return "priority", str(exc)
+            holder["priority"] = normalise_label("priority", holder["priority"])
+        except LabelError as exc:
+            return exc.field, exc.reason
     try:
         return Ticket.model_validate(data)
     except ValidationError as exc:
@@ -351,7 +353,8 @@ def _csv_records(path: Path, raw: bytes) -> tuple[list[str], list[_Record]]:
             records.append(_Record(start, None, f"has {len(row)} fields, the header has {len(header)}"))
         else:
             # Unnamed columns (a trailing comma in the header) carry nothing we can name.
-            records.append(_Record(start, {name: cell for name, cell in zip(header, row, strict=False) if name}))
+            cells = zip(header, row, strict=False)
+            records.append(_Record(start, {name: safe_json.clean_text(cell) for name, cell in cells if name}))
     if header is None:
         raise ImportFileError(path, "empty file, expected a header row")
     return [name for name in header if name], records
@@ -376,9 +379,12 @@ def _jsonl_records(raw: bytes) -> Iterator[_Record]:
             yield _Record(number, None, "not valid UTF-8")
             continue
         try:
-            value = json.loads(text)
+            value = safe_json.loads(text)
         except json.JSONDecodeError as exc:
             yield _Record(number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        except ValueError as exc:
+            yield _Record(number, None, f"invalid JSON: {exc}")
             continue
         if not isinstance(value, dict):
             yield _Record(number, None, f"expected a JSON object, got {_json_type(value)}")
@@ -389,11 +395,13 @@ def _jsonl_records(raw: bytes) -> Iterator[_Record]:
 def _json_records(path: Path, raw: bytes) -> list[_Record]:
     try:
         text = raw.decode("utf-8-sig")
-        document = json.loads(text)
+        document = safe_json.loads(text)
     except UnicodeDecodeError as exc:
         raise ImportFileError(path, f"not valid UTF-8 (byte offset {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise ImportFileError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except ValueError as exc:
+        raise ImportFileError(path, f"invalid JSON: {exc}") from exc
     if not isinstance(document, list):
         raise ImportFileError(path, f"expected a JSON array of objects, got {_json_type(document)}")
     # The document is known valid; walk it again only to learn on which line each element starts.
@@ -407,7 +415,7 @@ def _json_records(path: Path, raw: bytes) -> list[_Record]:
         counted = pos
         value, end = decoder.raw_decode(text, pos)
         if isinstance(value, dict):
-            records.append(_Record(line, value))
+            records.append(_Record(line, safe_json.clean(value)))
         else:
             records.append(_Record(line, None, f"expected a JSON object, got {_json_type(value)}"))
         pos = ws.match(text, end).end()  # type: ignore[union-attr]

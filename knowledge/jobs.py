@@ -315,6 +315,15 @@ class JobQueue:
             )
             return _row_job(conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone())
 
+    def latest_payload(self, tenant: str, ticket_id: str, kind: JobKind = "triage") -> str | None:
+        """The payload of the ticket's newest job of `kind` (a follow-up continues its thread), if any."""
+        row = self.history.query_one(
+            "SELECT payload FROM jobs WHERE tenant = ? AND ticket_id = ? AND kind = ? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (tenant, ticket_id, kind),
+        )
+        return str(row["payload"]) if row else None
+
     def get(self, job_id: str) -> Job | None:
         row = self.history.query_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _row_job(row) if row else None

@@ -157,17 +157,23 @@ def migrate_reviews(conn: sqlite3.Connection) -> None:
             conn.execute(f"ALTER TABLE reviews ADD COLUMN {name} TEXT")
 
 
+def supersede_pending(conn: sqlite3.Connection, tenant: str, ticket_id: str) -> int:
+    """A newer triage of the ticket was stored (inside the caller's transaction): its pending reviews are stale,
+    whatever the newer result decided (a follow-up that escalates leaves nothing to approve). Returns how many."""
+    cursor = conn.execute(
+        "UPDATE reviews SET state = 'superseded', decided_at = ? WHERE tenant = ? AND ticket_id = ? "
+        "AND state = 'pending'",
+        (_now(), tenant, ticket_id),
+    )
+    return cursor.rowcount
+
+
 def insert_review(conn: sqlite3.Connection, job_id: str, result_seq: int, result: dict[str, Any], subject: str) -> str:
     """Open a pending review for a stored result (inside the caller's transaction); the id is the job's.
 
-    A pending review of an older version of the same ticket is superseded: agents review the latest text.
+    Call `supersede_pending` first: agents review the latest text only.
     """
     labels = result["classification"]
-    conn.execute(
-        "UPDATE reviews SET state = 'superseded', decided_at = ? WHERE tenant = ? AND ticket_id = ? "
-        "AND state = 'pending'",
-        (_now(), result["tenant"], result["ticket_id"]),
-    )
     conn.execute(
         "INSERT INTO reviews (id, tenant, ticket_id, job_id, result_seq, state, subject, queue, category, priority, "
         "first_response_due, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",

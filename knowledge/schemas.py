@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_TENANT = "default"
+
+#: Ids and tenant names are keys in SQLite, Chroma and helpdesk URLs: bounded, one line, no control characters.
+MAX_ID_CHARS = 256
+MAX_TENANT_CHARS = 64
+#: Dates outside this window are mistakes (or probes), and SLA math on them overflows (9999-12-31 + 4h).
+EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_DATE = datetime(2100, 1, 1, tzinfo=UTC)
+#: A thread longer than this keeps its newest messages: the classifier reads the latest ones first anyway.
+MAX_THREAD_MESSAGES = 50
 
 #: Labels a history ticket may carry that map onto TriageResult classification fields.
 STANDARD_LABELS: tuple[str, ...] = ("queue", "category", "priority", "type", "sentiment", "churn_risk")
@@ -43,6 +52,29 @@ def normalise_priority(value: str) -> str:
     raise ValueError(f"unknown priority {value!r} (accepted: {accepted}, ...)")
 
 
+def bounded_datetime(value: datetime | None) -> datetime | None:
+    """Aware (naive means UTC) and inside EARLIEST_DATE..LATEST_DATE; raises ValueError naming the window."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if not EARLIEST_DATE <= value < LATEST_DATE:
+        raise ValueError(
+            f"{value.isoformat()} is outside the supported range "
+            f"({EARLIEST_DATE.date().isoformat()} to {LATEST_DATE.date().isoformat()})"
+        )
+    return value
+
+
+def _identifier(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value
+
+
 def stable_id(*parts: str) -> str:
     """A deterministic id from content, so re-importing a file without ids updates instead of duplicating."""
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
@@ -52,25 +84,38 @@ def stable_id(*parts: str) -> str:
 class Customer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str | None = None
+    id: str | None = Field(default=None, max_length=MAX_ID_CHARS)
     name: str | None = None
     tier: str | None = None
     mrr: float | None = Field(default=None, ge=0)
+
+
+class Message(BaseModel):
+    """An earlier message of a ticket's conversation (the ticket's `body` is the newest customer message)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    author: Literal["customer", "agent"] = "customer"
+    body: str
+    at: datetime | None = None
+
+    _at = field_validator("at")(bounded_datetime)
 
 
 class Ticket(BaseModel):
     """A support ticket as Caseworker sees it, from any source.
 
     Known labels (`queue`, `priority`, ...) given at the top level are collected into `labels`;
-    any other unknown key is kept in `extra`, never rejected.
+    any other unknown key is kept in `extra`, never rejected. A follow-up on a known ticket has its new
+    customer message as `body` and the conversation before it, oldest first, in `thread`.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     subject: str
     body: str
-    tenant: str = DEFAULT_TENANT
+    tenant: str = Field(default=DEFAULT_TENANT, max_length=MAX_TENANT_CHARS)
     created_at: datetime | None = None
     channel: str | None = None
     language: str | None = None
@@ -80,6 +125,7 @@ class Ticket(BaseModel):
     #: Provenance per label; a label without an entry was imported (a history file or the helpdesk).
     label_sources: dict[str, LabelSource] = Field(default_factory=dict)
     reply: str | None = None
+    thread: list[Message] = Field(default_factory=list, max_length=MAX_THREAD_MESSAGES)
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -105,13 +151,8 @@ class Ticket(BaseModel):
         out["extra"] = extra
         return out
 
-    @field_validator("id", "tenant")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be empty")
-        return value
+    _ids = field_validator("id", "tenant")(_identifier)
+    _created_at = field_validator("created_at")(bounded_datetime)
 
     @field_validator("tags", mode="before")
     @classmethod
@@ -156,7 +197,8 @@ class Ticket(BaseModel):
         return bool(self.reply and self.reply.strip())
 
     def content_hash(self) -> str:
-        payload = self.model_dump(mode="json", exclude={"extra"})
+        # An empty thread is left out so that tickets stored before threads existed keep their hash.
+        payload = self.model_dump(mode="json", exclude={"extra"} if self.thread else {"extra", "thread"})
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -6,16 +6,29 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from knowledge.reviews import ReviewConflict, ReviewDecision
+from knowledge import safe_json
+from knowledge.labels import LabelError, check_labels
+from knowledge.reviews import Review, ReviewConflict, ReviewDecision
 from service.auth import require_token
 from service.display import for_display
+from service.review_labels import review_label_space
 from service.review_undo import UndoRequest, undo_seconds
 from service.runtime import ServiceRuntime
 
 
-class ApproveRequest(BaseModel):
+class _Storable(BaseModel):
+    """Request text any store and helpdesk can take: lone surrogates become U+FFFD, control characters go
+    (as on webhooks), so a reply never fails later in SQLite, the index or the write-back."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, data: Any) -> Any:
+        return safe_json.clean(data)
+
+
+class ApproveRequest(_Storable):
     #: The reply as the agent left it; omitted or unchanged means the draft is approved as is.
     reply: str | None = Field(default=None, max_length=50_000)
     #: Only the classification fields the agent corrected.
@@ -25,7 +38,7 @@ class ApproveRequest(BaseModel):
     reviewer: str | None = Field(default=None, max_length=200)
 
 
-class RejectRequest(BaseModel):
+class RejectRequest(_Storable):
     reason: str = Field(min_length=1, max_length=2_000)
     labels: dict[str, str] = Field(default_factory=dict)
     reviewer: str | None = Field(default=None, max_length=200)
@@ -55,10 +68,24 @@ def list_reviews(
 @router.get("/{review_id}", summary="One review: the ticket, its triage result and evidence")
 def show_review(request: Request, review_id: str) -> dict[str, Any]:
     runtime = _runtime(request)
+    return runtime.review_detail(_review_or_404(runtime, review_id))
+
+
+def _review_or_404(runtime: ServiceRuntime, review_id: str) -> Review:
     review = runtime.reviews.get(review_id)
     if review is None:
         raise HTTPException(404, detail=f"no review {review_id}")
-    return runtime.review_detail(review)
+    return review
+
+
+def _checked_labels(runtime: ServiceRuntime, review: Review, labels: dict[str, str]) -> dict[str, str]:
+    """The corrected labels, validated as `caseworker ingest` validates a row's (422 naming the label)."""
+    result = runtime.workspace.history.result_by_seq(review.result_seq)
+    space = review_label_space(result, runtime.context) if result is not None else None
+    try:
+        return check_labels(labels, space)
+    except LabelError as exc:
+        raise HTTPException(422, detail=f"labels.{exc.field}: {exc.reason}") from None
 
 
 def _decide(request: Request, review_id: str, decision: ReviewDecision) -> dict[str, Any]:
@@ -74,9 +101,8 @@ def _decide(request: Request, review_id: str, decision: ReviewDecision) -> dict[
 @router.post("/{review_id}/approve", summary="Approve the draft, or an edited reply; queues it for the helpdesk")
 def approve(request: Request, review_id: str, body: ApproveRequest) -> dict[str, Any]:
     runtime = _runtime(request)
-    review = runtime.reviews.get(review_id)
-    if review is None:
-        raise HTTPException(404, detail=f"no review {review_id}")
+    review = _review_or_404(runtime, review_id)
+    labels = _checked_labels(runtime, review, body.labels)
     result = runtime.workspace.history.result_by_seq(review.result_seq) or {}
     draft = (result.get("draft") or {}).get("body")
     edited = body.reply is not None and body.reply.strip() != (draft or "").strip()
@@ -85,7 +111,7 @@ def approve(request: Request, review_id: str, body: ApproveRequest) -> dict[str,
     decision = ReviewDecision(
         outcome="edited" if edited else "approved",
         reply=body.reply if edited else draft,
-        labels=body.labels,
+        labels=labels,
         confirmed_fields=body.confirmed_fields,
         reviewer=body.reviewer,
     )
@@ -94,7 +120,9 @@ def approve(request: Request, review_id: str, body: ApproveRequest) -> dict[str,
 
 @router.post("/{review_id}/reject", summary="Reject the draft with a reason (and corrected labels)")
 def reject(request: Request, review_id: str, body: RejectRequest) -> dict[str, Any]:
-    decision = ReviewDecision(outcome="rejected", reason=body.reason, labels=body.labels, reviewer=body.reviewer)
+    runtime = _runtime(request)
+    labels = _checked_labels(runtime, _review_or_404(runtime, review_id), body.labels)
+    decision = ReviewDecision(outcome="rejected", reason=body.reason, labels=labels, reviewer=body.reviewer)
     return _decide(request, review_id, decision)
 
 

@@ -9,29 +9,32 @@ import logging
 import sqlite3
 import threading
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
+from pydantic import BaseModel, ValidationError
 
 from agent.graph import build_service_graph
 from agent.local_model import ModelNotTrainedError
 from agent.schemas import TriageResult
 from agent.state import TriageContext
-from agent.text import model_text
+from agent.text import ticket_model_text
 from caseworker.settings import Settings
 from caseworker.workspace import Workspace
 from insights.drift import drift, raise_alerts
 from knowledge.escalations import EscalationBook
 from knowledge.jobs import Job, JobLease, JobQueue, NewJob
 from knowledge.reviews import Review, ReviewBook, ReviewConflict, ReviewDecision, ScheduledDecision
-from knowledge.schemas import Ticket, stable_id
+from knowledge.schemas import Ticket
 from service.display import for_display, ticket_for_display
+from service.followup import content_key, continue_thread, previous_ticket
 from service.retraining import due_after_labels, due_on_schedule
 from service.review_context import ticket_context
 from service.webhooks.delivery import Delivery
+from service.webhooks.normalise import validation_reason
 from service.webhooks.routes import EnqueueOutcome
 from tools.helpdesk.actions import WriteBackAction
 from tools.helpdesk.errors import WriteBackError
@@ -42,6 +45,22 @@ from tools.helpdesk.registry import HelpdeskConfigs, apply_action
 from tools.helpdesk.zendesk import ZendeskConfig
 
 log = logging.getLogger(__name__)
+
+
+class InvalidPayload(ValueError):
+    """A job whose payload can never run (it fails validation): retrying cannot help, so it is dead at once."""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _payload(job: Job, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(job.payload)
+    except ValidationError as exc:
+        raise InvalidPayload(
+            f"job {job.id}: its {model.__name__} does not validate: {validation_reason(exc)}"
+        ) from None
 
 
 def helpdesk_configs(s: Settings) -> HelpdeskConfigs:
@@ -117,6 +136,8 @@ class ServiceRuntime:
         if delivery.ticket is None:
             raise ValueError("a delivery without a ticket has nothing to triage")
         ticket = delivery.ticket
+        if delivery.follow_up:  # the event carries part of the conversation at most; the last job knew more
+            ticket = continue_thread(ticket, previous_ticket(self.queue.latest_payload(ticket.tenant, ticket.id)))
         job_id, created = self.queue.enqueue(
             NewJob(
                 kind="triage",
@@ -125,7 +146,7 @@ class ServiceRuntime:
                 tenant=ticket.tenant,
                 ticket_id=ticket.id,
                 payload=ticket.model_dump_json(),
-                content_key=stable_id(ticket.subject, ticket.body),
+                content_key=content_key(ticket),
                 customer_id=ticket.customer.id if ticket.customer else None,
             )
         )
@@ -147,7 +168,7 @@ class ServiceRuntime:
         return {"configurable": {"thread_id": thread_id}}
 
     def _triage(self, job: Job) -> None:
-        ticket = Ticket.model_validate_json(job.payload)
+        ticket = _payload(job, Ticket)
         config = self._config(job.id)
         # A rerun after a crash starts clean: what an earlier attempt left in the checkpointer is not state.
         self.checkpointer.delete_thread(job.id)
@@ -157,8 +178,7 @@ class ServiceRuntime:
         )
         if "__interrupt__" not in final:
             self.checkpointer.delete_thread(job.id)
-            return
-        # Opening this review superseded any older pending one of the ticket: its pause will never resume.
+        # Storing this result superseded any older pending review of the ticket: its pause will never resume.
         for stale in self.reviews.list(state="superseded", tenant=ticket.tenant, ticket_id=ticket.id):
             self.checkpointer.delete_thread(stale.job_id)
 
@@ -187,7 +207,7 @@ class ServiceRuntime:
         return done
 
     def _write_back(self, job: Job) -> None:
-        action = WriteBackAction.model_validate_json(job.payload)
+        action = _payload(job, WriteBackAction)
         try:
             outcome = apply_action(action, self.helpdesks)
         except WriteBackError as exc:
@@ -267,7 +287,7 @@ class ServiceRuntime:
         if job is None or result is None:
             raise KeyError(f"review {review.id}: its job or result is missing")
         ticket = Ticket.model_validate_json(job.payload)
-        embedding = self.workspace.embedder.embed([model_text(ticket.subject, ticket.body)])[0]
+        embedding = self.workspace.embedder.embed([ticket_model_text(ticket)])[0]
         state = {
             "ticket": ticket,
             "job": JobLease(job_id=job.id, token="", attempt=job.attempts),

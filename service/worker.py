@@ -7,7 +7,7 @@ import threading
 import time
 
 from knowledge.jobs import Job, LeaseLost
-from service.runtime import ServiceRuntime
+from service.runtime import InvalidPayload, ServiceRuntime
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ class Worker:
         except Exception as exc:
             log.exception("%s: job %s (%s) failed on attempt %d", self.name, job.id, job.kind, job.attempts)
             try:
-                state = self.runtime.queue.fail(lease, f"{type(exc).__name__}: {exc}")
+                retryable = not isinstance(exc, InvalidPayload)
+                state = self.runtime.queue.fail(lease, f"{type(exc).__name__}: {exc}", retryable=retryable)
                 log.info("%s: job %s is now %s", self.name, job.id, state)
             except LeaseLost:
                 log.warning("%s: job %s failed after its lease lapsed", self.name, job.id)

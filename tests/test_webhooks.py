@@ -702,6 +702,10 @@ def test_zendesk_trigger_payload_from_the_documented_template(service: tuple[Tes
         .replace("{{ticket.requester.name}}", "Ana")
         .replace("{{ticket.requester.email}}", "ana@example.com")
         .replace("{{ticket.created_at_with_timestamp}}", "2027-01-15T07:35Z")
+        # On creation the latest public comment is the description, written by the requester.
+        .replace("{{ticket.latest_public_comment}}", "It is literally on fire.")
+        .replace("{{current_user.id}}", "77")
+        .replace("{{current_user.role}}", "end-user")
     )
     assert "{{" not in rendered
     response = send(client, BY_SOURCE["zendesk"], body=rendered.encode())
@@ -716,6 +720,7 @@ def test_zendesk_trigger_payload_from_the_documented_template(service: tuple[Tes
     assert ticket.customer is not None and (ticket.customer.id, ticket.customer.name) == ("77", "Ana")
     assert iso(ticket.created_at) == "2027-01-15T07:35:00Z"
     assert ticket.extra == {"source": "zendesk", "external_id": "512"}
+    assert ticket.thread == []  # the first comment is the description, not a follow-up
 
 
 def test_unset_placeholders_and_unknown_priorities_add_no_labels(service: tuple[TestClient, Recorder]) -> None:

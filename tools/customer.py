@@ -36,10 +36,14 @@ def customer_context(history: History, ticket: Ticket, now: datetime) -> Custome
             mrr=customer.mrr if customer else None,
         )
     recent = history.customer_ticket_count(ticket.tenant, customer.id, before=ticket.created_at or now)
+    tier, mrr = customer.tier, customer.mrr
+    if tier is None and mrr is None and (known := history.customer_profile(ticket.tenant, customer.id)):
+        # A helpdesk webhook names the requester only; the history knows the account's tier and MRR.
+        tier, mrr = known.tier, known.mrr
     return CustomerContext(
         customer_id=customer.id,
         name=customer.name,
-        tier=customer.tier,
-        mrr=customer.mrr,
+        tier=tier,
+        mrr=mrr,
         tickets_last_30_days=recent,
     )

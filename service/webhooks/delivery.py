@@ -23,6 +23,12 @@ class Delivery(BaseModel):
     topic: str
     ticket: Ticket | None = None
     ping: bool = False
+    #: Why a verified event carries nothing to triage (an agent's comment, a private note, our own note):
+    #: answered 200 `ignored`, no job. A helpdesk retries any 4xx/5xx, so these must not be errors.
+    ignored: str | None = None
+    #: A customer's new message on a known ticket: the ticket's body is that message, and the thread the
+    #: ticket's last triage saw is continued (see service.followup).
+    follow_up: bool = False
 
 
 class WebhookRejected(Exception):

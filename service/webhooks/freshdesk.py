@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from service.webhooks.delivery import Delivery
-from service.webhooks.normalise import blank, customer, helpdesk_ticket, html_to_text, validate
+from service.webhooks.normalise import ExternalId, blank, customer, helpdesk_ticket, html_to_text, parse_time, validate
 
 #: The JSON body to paste into the rule's webhook action. The keys match what Freshdesk's "simple"
 #: content mode sends, so either mode parses. Freshdesk has no documented ISO creation-date
@@ -41,7 +41,7 @@ _NUMERIC_PRIORITY = {"1": "low", "2": "medium", "3": "high", "4": "urgent"}
 class FreshdeskTicket(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
-    ticket_id: str = Field(min_length=1)
+    ticket_id: ExternalId
     ticket_subject: str
     ticket_description: str = ""
     ticket_priority: str | None = None
@@ -85,7 +85,7 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
         payload.ticket_id,
         subject=payload.ticket_subject,
         body=html_to_text(payload.ticket_description),
-        created_at=payload.ticket_created_at,
+        created_at=parse_time(payload.ticket_created_at),
         customer=customer(blank(payload.ticket_contact_email), payload.ticket_contact_name),
         tags=payload.ticket_tags,
         priority=_NUMERIC_PRIORITY.get(priority, priority) if priority else None,

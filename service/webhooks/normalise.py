@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from knowledge.schemas import Customer, Ticket, normalise_priority
+from knowledge.schemas import MAX_THREAD_MESSAGES, Message, Ticket, bounded_datetime, normalise_priority
 from service.webhooks.delivery import WebhookRejected
 
 M = TypeVar("M", bound=BaseModel)
@@ -18,6 +18,9 @@ _DATETIME = TypeAdapter(datetime)
 
 #: Idempotency keys are stored per job; the helpdesks' own ids are far shorter than this.
 MAX_DELIVERY_ID = 256
+#: A helpdesk's own ticket id; with the source prefix it stays inside the Ticket id bound.
+MAX_EXTERNAL_ID = 200
+ExternalId = Annotated[str, Field(min_length=1, max_length=MAX_EXTERNAL_ID)]
 
 
 def validation_reason(error: ValidationError) -> str:
@@ -49,25 +52,37 @@ def helpdesk_ticket(
     *,
     subject: str,
     body: str,
-    created_at: Any = None,
-    customer: Customer | None = None,
+    created_at: datetime | None = None,
+    customer: dict[str, str | None] | None = None,
     tags: list[str] | None = None,
     priority: Any = None,
+    thread: list[Message] | None = None,
 ) -> Ticket:
-    """The one shape the four helpdesks normalise to; `extra` tells the write-back where to write."""
+    """The one shape the four helpdesks normalise to; `extra` tells the write-back where to write.
+
+    `created_at` is already parsed (`parse_time`); a follow-up passes its new message as `body` and the
+    conversation before it as `thread`.
+    """
     return build_ticket(
         {
             "id": f"{source}:{external_id}",
             "subject": subject,
             "body": body,
             "channel": source,
-            "created_at": parse_time(created_at),
+            "created_at": created_at,
             "customer": customer,
             "tags": tags or [],
             "labels": priority_label(priority),
+            # A long conversation keeps its newest messages rather than being refused.
+            "thread": (thread or [])[-MAX_THREAD_MESSAGES:],
             "extra": {"source": source, "external_id": external_id},
         }
     )
+
+
+def same_text(a: str, b: str) -> bool:
+    """One message twice, whitespace aside (a ticket's first comment and its description)."""
+    return " ".join(a.split()) == " ".join(b.split())
 
 
 def delivery_key(headers: Mapping[str, str], name: str) -> str:
@@ -87,9 +102,10 @@ def blank(value: str | None) -> str | None:
     return value or None
 
 
-def customer(id: str | None = None, name: str | None = None) -> Customer | None:
+def customer(id: str | None = None, name: str | None = None) -> dict[str, str | None] | None:
+    """The requester as Ticket data (validated with the ticket, so an error names `customer.<field>`)."""
     id, name = blank(id), blank(name)
-    return Customer(id=id, name=name) if id or name else None
+    return {"id": id, "name": name} if id or name else None
 
 
 def priority_label(value: Any) -> dict[str, str]:
@@ -102,13 +118,19 @@ def priority_label(value: Any) -> dict[str, str]:
         return {}
 
 
-def parse_time(value: Any) -> datetime | None:
-    """Lenient: a helpdesk date we cannot read leaves created_at unset rather than rejecting the ticket."""
+def parse_time(value: Any, *, epoch_seconds: bool = False) -> datetime | None:
+    """Lenient: a helpdesk date we cannot read, or one outside the supported range (9999-12-31, year 1),
+    leaves the date unset rather than rejecting the ticket; naive means UTC. `epoch_seconds`: a number is
+    unix seconds (Intercom), never guessed to be milliseconds."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        return _DATETIME.validate_python(value.strip() if isinstance(value, str) else value)
-    except ValidationError:
+        if epoch_seconds and isinstance(value, int | float) and not isinstance(value, bool):
+            parsed = datetime.fromtimestamp(value, UTC)
+        else:
+            parsed = _DATETIME.validate_python(value.strip() if isinstance(value, str) else value)
+        return bounded_datetime(parsed)
+    except (ValidationError, ValueError, OverflowError, OSError):
         return None
 
 

@@ -3,6 +3,10 @@
 Each request is checked in a fixed order, cheapest and least revealing first: source configured (404),
 size (413), content type (415), authenticity (401), JSON (400), payload (422). Only then is the
 delivery handed to `enqueue`, which the app supplies, so this module knows nothing of the queue or graph.
+
+The JSON step (knowledge.safe_json) refuses what no later step could carry (nesting deeper than 100, NaN,
+numbers out of range) and makes every string storable (lone surrogates become U+FFFD, control characters
+go), so a verified delivery never becomes a 5xx or a job that can only fail.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from caseworker.settings import Settings
+from knowledge import safe_json
 from service.webhooks import freshdesk, generic, intercom, jira, zendesk
 from service.webhooks.delivery import Delivery, Source, WebhookRejected
+from service.webhooks.normalise import validation_reason
 from service.webhooks.signatures import (
     verify_freshdesk,
     verify_generic,
@@ -41,8 +47,10 @@ class EnqueueOutcome(BaseModel):
 
 
 class WebhookAck(BaseModel):
-    status: Literal["queued", "duplicate", "pong"]
+    status: Literal["queued", "duplicate", "ignored", "pong"]
     job_id: str | None = None
+    #: Why an `ignored` event needs no triage.
+    reason: str | None = None
 
 
 class WebhookError(BaseModel):
@@ -69,10 +77,13 @@ class _SourceSpec:
 
 
 _COMMON = (
-    "\n\nAnswers 202 `{job_id, status: queued}` for a new delivery and 200 `{job_id, status: duplicate}` for a "
-    "redelivery of one already queued. Errors are `{detail}`: 404 source not configured, 413 body too large, "
-    "415 not JSON, 401 authentication failed or stale, 400 malformed JSON or missing delivery id, "
-    "422 payload not understood (the reason names the field)."
+    "\n\nAnswers 202 `{job_id, status: queued}` for a new delivery (or a customer's new message on a known "
+    "ticket, which is triaged again with its thread), 200 `{job_id, status: duplicate}` for a redelivery or an "
+    "update that changes nothing to triage, and 200 `{status: ignored, reason}` for an event with no customer "
+    "message (an agent's comment, a private note). Errors are `{detail}`: 404 source not configured, "
+    "413 body too large, 415 not JSON, 401 authentication failed or stale, 400 malformed JSON (also: nested "
+    "deeper than 100, NaN or out-of-range numbers) or missing delivery id, 422 payload not understood "
+    "(the reason names the field)."
 )
 
 _SPECS: tuple[_SourceSpec, ...] = (
@@ -195,20 +206,27 @@ def webhook_router(
         body = await _read_capped(request, limit)
         spec.verify(secret, body, request.headers, settings, now())
         try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError) as error:
+            payload = safe_json.loads(body)
+        except ValueError as error:
             raise WebhookRejected(400, f"malformed JSON: {error}") from None
         if not isinstance(payload, dict):
             raise WebhookRejected(422, f"body: expected a JSON object, got {type(payload).__name__}")
-        delivery = spec.parse(payload, request.headers)
+        try:
+            delivery = spec.parse(payload, request.headers)
+        except ValidationError as error:
+            # Parsers validate with field paths (normalise.validate); this catches any model built past that.
+            raise WebhookRejected(422, validation_reason(error)) from None
         if delivery.ping:
             return JSONResponse(WebhookAck(status="pong").model_dump(exclude_none=True), status_code=200)
+        if delivery.ignored is not None:
+            ack = WebhookAck(status="ignored", reason=delivery.ignored)
+            return JSONResponse(ack.model_dump(exclude_none=True), status_code=200)
         if delivery.ticket is not None and spec.source != "generic":
             # Helpdesk payloads carry no Caseworker tenant: this deployment's tenant owns them.
             delivery.ticket = delivery.ticket.model_copy(update={"tenant": settings.tenant})
         outcome = await run_in_threadpool(enqueue, delivery)
         ack = WebhookAck(status="queued" if outcome.created else "duplicate", job_id=outcome.job_id)
-        return JSONResponse(ack.model_dump(), status_code=202 if outcome.created else 200)
+        return JSONResponse(ack.model_dump(exclude_none=True), status_code=202 if outcome.created else 200)
 
     def endpoint(spec: _SourceSpec) -> Callable[[Request], Any]:
         async def receive(request: Request) -> JSONResponse:
@@ -234,11 +252,19 @@ def webhook_router(
             status_code=202,
             response_model=WebhookAck,
             responses={
-                200: {"model": WebhookAck, "description": "A redelivery (duplicate) or Intercom's ping (pong)."},
+                200: {
+                    "model": WebhookAck,
+                    "description": "A redelivery or unchanged update (duplicate), an event without a customer "
+                    "message (ignored), or Intercom's ping (pong).",
+                },
                 **{
                     status: {"model": WebhookError, "description": text}
                     for status, text in (
-                        (400, "Malformed JSON or missing delivery id."),
+                        (
+                            400,
+                            "Malformed JSON (or nested deeper than 100, NaN, numbers out of range), or missing "
+                            "delivery id.",
+                        ),
                         (401, "Missing or bad signature/secret, or a stale timestamp."),
                         (404, "This source has no secret configured."),
                         (413, "Body larger than CASEWORKER_MAX_BODY_BYTES."),

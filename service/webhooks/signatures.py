@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from knowledge import safe_json
 from service.webhooks.delivery import WebhookRejected
 
 ZENDESK_SIGNATURE = "X-Zendesk-Webhook-Signature"
@@ -47,8 +47,8 @@ def _check_age(sent_at: float, now: float, tolerance_s: float, what: str) -> Non
 def _payload_number(body: bytes, key: str) -> float | None:
     """A timestamp from the (already authenticated) body; the router reports malformed JSON itself."""
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
+        payload = safe_json.loads(body)
+    except ValueError:
         return None
     value = payload.get(key) if isinstance(payload, dict) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
