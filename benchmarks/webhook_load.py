@@ -79,11 +79,11 @@ class ServiceProcesses:
             if self.server.poll() is not None:
                 raise RuntimeError(f"serve exited with {self.server.returncode}: see {self.data_dir / 'serve.log'}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.2)
-        raise TimeoutError(f"serve did not answer /healthz in {timeout_s} s")
+        raise TimeoutError(f"serve was not ready (/readyz) in {timeout_s} s")
 
     def start_worker(self) -> None:
         self.worker_starts += 1

@@ -63,9 +63,9 @@ def _logging(level: str) -> None:
 
 def serve_command(
     data_dir: DataDirOption = None,
-    host: Annotated[str, typer.Option(help="Interface to bind. Anything but 127.0.0.1 needs CASEWORKER_API_TOKEN.")] = (
-        "127.0.0.1"
-    ),
+    host: Annotated[
+        str, typer.Option(help="Interface to bind. Beyond loopback needs CASEWORKER_API_TOKEN (32+ characters).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     workers: Annotated[
         int,
@@ -74,7 +74,7 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the helpdesk service: signed webhooks (202 + job id before any triage), worker threads, the
-    review page at /review, the API (OpenAPI at /docs), /healthz and /metrics."""
+    review page at /review, the API (OpenAPI at /docs), /livez, /readyz and /metrics."""
     import uvicorn
 
     from service.app import create_app

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(default=120.0, gt=0, description="A running job whose lease lapses is retried.")
     job_retry_base_s: float = Field(default=5.0, ge=0, description="Backoff before retrying a failed job.")
     worker_poll_s: float = Field(default=0.5, gt=0)
+    #: /readyz answers 503 once a runnable job has waited longer than this: the workers are gone or behind.
+    ready_max_queue_age_s: float = Field(default=300.0, gt=0)
 
     # Write-back to the helpdesk: dry-run (logged to the audit, nothing sent) unless <source>_writeback is on.
     zendesk_writeback: bool = False

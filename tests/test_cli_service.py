@@ -69,6 +69,14 @@ def test_serve_refuses_a_public_bind_without_a_token(tmp_path: Path, monkeypatch
     assert "CASEWORKER_API_TOKEN" in result.output
 
 
+def test_serve_refuses_a_public_bind_with_a_short_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEWORKER_API_TOKEN", "hunter2")
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2
+    assert "7-character CASEWORKER_API_TOKEN" in result.output and "at least 32 characters" in result.output
+    assert "hunter2" not in result.output
+
+
 def test_serve_help_explains_itself() -> None:
     result = runner.invoke(app, ["serve", "--help"])
     assert result.exit_code == 0

@@ -163,3 +163,24 @@ def test_a_review_opens_when_the_history_never_labelled_queue_or_category(queue:
     [review] = ReviewBook(queue.history).list()
     assert (review.queue, review.category, review.priority) == (None, None, "P2")
     assert review.subject == "Where is my invoice?"
+
+
+def test_oldest_wait_counts_due_work_only(queue: JobQueue, clock: Clock) -> None:
+    assert queue.oldest_wait_s() is None
+    queue.enqueue(_job("d-1"))
+    clock.now += 40
+    queue.enqueue(_job("d-2"))
+    assert queue.oldest_wait_s() == 40
+    first = queue.claim()
+    assert first is not None and queue.oldest_wait_s() == 0  # d-2 was due the moment it came in
+    assert queue.claim() is not None
+    assert queue.oldest_wait_s() is None  # both running under a live lease
+    queue.fail(first.lease, "boom")  # backing off for retry_base_s: not waiting yet
+    assert queue.oldest_wait_s() is None
+    clock.now += 25  # the retry (due after 10 s) waits 15 s; the other job's 30 s lease still holds
+    assert queue.oldest_wait_s() == 15
+    clock.now += 10  # now the other job's lease lapsed too, 5 s ago, but the retry has waited longest
+    assert queue.oldest_wait_s() == 25
+    assert queue.claim() is not None and queue.claim() is not None
+    clock.now += 31  # both leases lapsed 1 s ago: their workers are gone
+    assert queue.oldest_wait_s() == 1

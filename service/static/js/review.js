@@ -8,6 +8,7 @@ import { generatedDraft, updateDraftState } from "./detail.js";
 import { $ } from "./dom.js";
 import { onKey } from "./keys.js";
 import { loadQueue } from "./queue.js";
+import { signOut } from "./session.js";
 import { openId, state } from "./state.js";
 import { tick } from "./time.js";
 
@@ -33,6 +34,7 @@ function init() {
   $("#filter-priority").addEventListener("change", () => loadQueue());
   $("#filters").addEventListener("submit", (ev) => ev.preventDefault());
   $("#refresh").addEventListener("click", () => loadQueue());
+  $("#sign-out").addEventListener("click", signOut);
   const reviewer = $("#reviewer");
   try {
     reviewer.value = localStorage.getItem("caseworker.reviewer") || "";
