@@ -1,6 +1,7 @@
 """A team's day: real `caseworker serve --workers 0` and two `caseworker worker` processes on one data dir.
 
     .venv/bin/python benchmarks/team_day.py --deliveries 500 --post-seconds 150
+    .venv/bin/python benchmarks/team_day.py --trained DIR --keep OUT   # reuse a trained data dir, keep the logs
 
 Trains the bundled sample company, then over the posting window sends signed deliveries from all five
 sources (10 % redeliveries, 10 % follow-up messages, 5 % hostile bodies; see team_day_traffic.py) while
@@ -146,9 +147,8 @@ def _cli(procs: ServiceProcesses, *args: str) -> str:
     done = subprocess.run([sys.executable, "-m", "caseworker.cli", *args], env=procs.env, capture_output=True,
                           text=True, timeout=600, check=False)  # fmt: skip
     tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
-    return f"`caseworker {args[0]} {args[1] if args[0] == 'ingest' else ''}`".replace(" `", "`") + (
-        f" exit {done.returncode} in {time.monotonic() - started:.1f} s: {tail[0][:160]}"
-    )
+    command = " ".join(args[:2] if args[0] == "ingest" else args[:1])
+    return f"`caseworker {command}` exit {done.returncode} in {time.monotonic() - started:.1f} s: {tail[0][:160]}"
 
 
 def operate(procs: ServiceProcesses, tmp: Path, figures: DayFigures) -> None:

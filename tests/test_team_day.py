@@ -33,7 +33,7 @@ def _broken(failures: list[Failure], *rules: str) -> list[str]:
 
 
 def _assert_the_day_happened(figures: DayFigures) -> None:
-    posted = [e for e in figures.exchanges.of("poster")]
+    posted = figures.exchanges.of("poster")
     assert len(posted) == 500
     accepted_sources = {figures.posts[e.post or 0].source for e in figures.accepted()}
     assert accepted_sources == set(SOURCES)
