@@ -47,9 +47,11 @@ def free_port() -> int:
 
 
 class ServiceProcesses:
-    """`caseworker serve` (intake only) and one `caseworker worker`, as real processes on 127.0.0.1."""
+    """`caseworker serve` (intake only) and `caseworker worker` processes in slots, as real processes on 127.0.0.1."""
 
-    def __init__(self, data_dir: Path, secret: str = SECRET, lease_s: float = 3.0) -> None:
+    def __init__(
+        self, data_dir: Path, secret: str = SECRET, lease_s: float = 3.0, env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -61,9 +63,10 @@ class ServiceProcesses:
             "CASEWORKER_JOB_RETRY_BASE_S": "0.5",
             "CASEWORKER_WORKER_POLL_S": "0.1",
             "CASEWORKER_EMBEDDING_THREADS": "1",
+            **(env or {}),
         }
         self.server: subprocess.Popen[bytes] | None = None
-        self.worker: subprocess.Popen[bytes] | None = None
+        self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self.worker_starts = 0
 
     def _spawn(self, *args: str, log: str) -> subprocess.Popen[bytes]:
@@ -79,15 +82,17 @@ class ServiceProcesses:
             if self.server.poll() is not None:
                 raise RuntimeError(f"serve exited with {self.server.returncode}: see {self.data_dir / 'serve.log'}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
                     return
             except httpx.HTTPError:
-                time.sleep(0.2)
-        raise TimeoutError(f"serve did not answer /healthz in {timeout_s} s")
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"serve was not ready (/readyz) in {timeout_s} s")
 
-    def start_worker(self) -> None:
+    def start_worker(self, slot: int = 0) -> None:
         self.worker_starts += 1
-        self.worker = self._spawn("worker", "--log-level", "warning", log=f"worker-{self.worker_starts}.log")
+        self.workers[slot] = self._spawn("worker", "--log-level", "warning",
+                                         log=f"worker-{slot}-{self.worker_starts}.log")  # fmt: skip
 
     def server_cpu_s(self) -> float:
         """CPU seconds the server process has used (Linux /proc), to tell its cost from the load client's."""
@@ -95,14 +100,15 @@ class ServiceProcesses:
         fields = Path(f"/proc/{self.server.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def kill_worker(self) -> None:
-        assert self.worker is not None
-        self.worker.send_signal(signal.SIGKILL)
-        self.worker.wait()
+    def kill_worker(self, slot: int = 0) -> None:
+        worker = self.workers[slot]
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
 
     def stop(self) -> None:
-        for proc in (self.worker, self.server):
+        for proc in (*self.workers.values(), self.server):
             if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)  # a paused process can't act on SIGTERM
                 proc.terminate()
                 try:
                     proc.wait(timeout=30)

@@ -24,6 +24,7 @@ from caseworker.cli_eval import eval_command
 from caseworker.cli_finetune import finetune_app
 from caseworker.cli_models import drift_command, models_app, stats_command, train_command
 from caseworker.cli_service import jobs_app, serve_command, worker_command
+from caseworker.terminal import markup_safe
 
 if TYPE_CHECKING:
     from knowledge.importers import ImportReport
@@ -90,7 +91,7 @@ def _report_rejects(report: ImportReport | KBImport, path: Path) -> None:
     if written is None:
         return
     for reject in report.rejects[:10]:
-        err.print(f"  [yellow]{reject}[/yellow]", highlight=False)
+        err.print(f"  [yellow]{markup_safe(str(reject), 500)}[/yellow]", highlight=False)
     if len(report.rejects) > 10:
         err.print(f"  ... and {len(report.rejects) - 10} more")
     err.print(f"rejected rows written to {written}")
@@ -169,7 +170,7 @@ def triage(
         text, name = path.read_text(encoding="utf-8-sig"), source
     parsed = parse_tickets(text, name)
     for message in parsed.errors:
-        err.print(f"[yellow]{message}[/yellow]", highlight=False)
+        err.print(f"[yellow]{markup_safe(message, 500)}[/yellow]", highlight=False)
     workspace = workspace_for(data_dir, mode=mode.value if mode else None)
     try:
         context = workspace.context()

@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from caseworker.terminal import markup_safe
+
 if TYPE_CHECKING:
     from caseworker.settings import Settings
     from finetune.examples import EvidenceFn
@@ -188,7 +190,7 @@ def _load_tickets(
             written = report.write_rejects(out / "rejects.txt")
             err.print(f"[yellow]{len(report.rejects)} row(s) rejected by the importer[/yellow], listed in {written}:")
             for reject in report.rejects[:5]:
-                err.print(f"  [yellow]{reject}[/yellow]", highlight=False)
+                err.print(f"  [yellow]{markup_safe(str(reject), 500)}[/yellow]", highlight=False)
         info = SourceInfo(kind="file", path=str(source), sha256=sha256_file(source), mapping=specs, tenant=tenant,
                           rows_read=report.rows_read, import_rejects=len(report.rejects))  # fmt: skip
         return report.tickets, info, {}

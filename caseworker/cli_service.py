@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from caseworker.terminal import markup_safe, plain
+
 if TYPE_CHECKING:
     from caseworker.settings import Settings
     from knowledge.jobs import JobQueue
@@ -69,9 +71,9 @@ def _logging(level: str) -> None:
 
 def serve_command(
     data_dir: DataDirOption = None,
-    host: Annotated[str, typer.Option(help="Interface to bind. Anything but 127.0.0.1 needs CASEWORKER_API_TOKEN.")] = (
-        "127.0.0.1"
-    ),
+    host: Annotated[
+        str, typer.Option(help="Interface to bind. Beyond loopback needs CASEWORKER_API_TOKEN (32+ characters).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     workers: Annotated[
         int,
@@ -80,7 +82,7 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the helpdesk service: signed webhooks (202 + job id before any triage), worker threads, the
-    review page at /review, the API (OpenAPI at /docs), /healthz and /metrics."""
+    review page at /review, the API (OpenAPI at /docs), /livez, /readyz and /metrics."""
     import uvicorn
 
     from service.app import create_app
@@ -150,8 +152,8 @@ def jobs_list(
     table.add_column("updated")
     table.add_column("last error", overflow="fold")
     for job in queue.list(state=state, kind=kind, limit=limit):
-        table.add_row(job.id, job.kind, job.ticket_id or "", job.state, str(job.attempts), job.updated_at[:19],
-                      (job.last_error or "")[:80])  # fmt: skip
+        table.add_row(plain(job.id), job.kind, plain(job.ticket_id, 200), job.state, str(job.attempts),
+                      job.updated_at[:19], plain(job.last_error, 80))  # fmt: skip
     out.print(table)
     out.print("queue: " + ", ".join(f"{k} {v}" for k, v in queue.depth().items()))
 
@@ -161,9 +163,10 @@ def jobs_show(job_id: Annotated[str, typer.Argument(help="Job id (j-…).")], da
     """One job as JSON: state, attempts, lease, last error, payload."""
     job = _queue(data_dir).get(job_id)
     if job is None:
-        err.print(f"[red]error:[/red] no job {job_id}")
+        err.print(f"[red]error:[/red] no job {markup_safe(job_id, 200)}")
         raise typer.Exit(EXIT_USAGE)
-    out.print_json(json.dumps({**job.as_dict(), "payload": json.loads(job.payload)}, default=str))
+    # ensure_ascii: every control, bidi and surrogate character prints as a \u escape, never raw.
+    out.print_json(json.dumps({**job.as_dict(), "payload": json.loads(job.payload)}, default=str), ensure_ascii=True)
 
 
 @jobs_app.command("retry")
@@ -182,12 +185,12 @@ def jobs_retry(
     for job_id in ids:
         try:
             queue.retry(job_id)
-            out.print(f"{job_id}: queued")
+            out.print(f"{markup_safe(job_id, 200)}: queued")
         except KeyError:
-            err.print(f"[red]error:[/red] no job {job_id}")
+            err.print(f"[red]error:[/red] no job {markup_safe(job_id, 200)}")
             problems += 1
         except ValueError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err.print(f"[red]error:[/red] {markup_safe(str(exc), 500)}")
             problems += 1
     if problems:
         raise typer.Exit(1)

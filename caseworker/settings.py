@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     worker_poll_s: float = Field(default=0.5, gt=0)
     #: An approved reply waits this long before it is applied and sent, so the reviewer can undo it (0: at once).
     review_undo_s: float = Field(default=10.0, ge=0, le=600)
+    #: /readyz answers 503 once a runnable job has waited longer than this: the workers are gone or behind.
+    ready_max_queue_age_s: float = Field(default=300.0, gt=0)
 
     # Write-back to the helpdesk: dry-run (logged to the audit, nothing sent) unless <source>_writeback is on.
     zendesk_writeback: bool = False
@@ -121,10 +123,6 @@ class Settings(BaseSettings):
     @property
     def history_path(self) -> Path:
         return self.data_dir / "history.sqlite3"
-
-    @property
-    def model_dir(self) -> Path:
-        return self.data_dir / "models"
 
     @property
     def checkpoints_path(self) -> Path:

@@ -344,6 +344,20 @@ class JobQueue:
             counts[row["state"]] = int(row["n"])
         return counts
 
+    def oldest_wait_s(self) -> float | None:
+        """Seconds the longest-waiting runnable job has waited since it became due, None when none waits.
+
+        Queued jobs and failed ones due for a retry wait from `run_after`; a running job whose lease lapsed
+        (its worker died) from `lease_until`. A job backing off before its retry is not waiting yet."""
+        now = self.clock()
+        row = self.history.query_one(
+            "SELECT MIN(since) AS since FROM ("
+            "SELECT MIN(run_after) AS since FROM jobs WHERE state IN ('queued', 'failed') AND run_after <= ? "
+            "UNION ALL SELECT MIN(lease_until) FROM jobs WHERE state = 'running' AND lease_until < ?)",
+            (now, now),
+        )
+        return None if row is None or row["since"] is None else max(0.0, now - float(row["since"]))
+
     def stuck(self) -> list[Job]:
         """Running jobs whose lease has lapsed (a dead worker's), for health checks and tests."""
         rows = self.history.query("SELECT * FROM jobs WHERE state = 'running' AND lease_until < ?", (self.clock(),))

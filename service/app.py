@@ -1,4 +1,4 @@
-"""The FastAPI app: webhooks in, review API and page, health and metrics; workers run beside it."""
+"""The FastAPI app: webhooks in, review API and page, liveness/readiness and metrics; workers run beside it."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from caseworker.settings import Settings
-from service import escalations_api, metrics, pages, review_api, stats_api
+from service import escalations_api, health, metrics, pages, review_api, stats_api
 from service.pages import STATIC_DIR
 from service.runtime import ServiceRuntime
+from service.same_origin import SameOriginGuard
 from service.webhooks.routes import webhook_router
 from service.worker import start_workers
 
@@ -50,10 +51,13 @@ def create_app(settings: Settings, workers: int = 1) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.api_token = settings.api_token.get_secret_value() if settings.api_token else None
+    app.state.workers = workers
+    app.add_middleware(SameOriginGuard)
     app.include_router(webhook_router(settings, runtime.enqueue_delivery))
     app.include_router(review_api.router)
     app.include_router(stats_api.router)
     app.include_router(escalations_api.router)
+    app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

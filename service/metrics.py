@@ -1,12 +1,10 @@
-"""/healthz and /metrics (Prometheus text format).
+"""/metrics (Prometheus text format); health checks are in service/health.py.
 
 Figures come from the database, not process memory, so they are right whichever process (serve's
 workers or separate `caseworker worker`s) did the work, and survive restarts.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
@@ -24,17 +22,6 @@ router = APIRouter(tags=["operations"])
 
 def _runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
-
-
-@router.get("/healthz", summary="Liveness and queue health")
-def healthz(request: Request) -> dict[str, Any]:
-    runtime = _runtime(request)
-    return {
-        "status": "ok",
-        "queue": runtime.queue.depth(),
-        "stuck_jobs": len(runtime.queue.stuck()),
-        "pending_reviews": runtime.reviews.counts().get("pending", 0),
-    }
 
 
 def render_metrics(runtime: ServiceRuntime) -> str:

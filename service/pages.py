@@ -1,4 +1,4 @@
-"""The review page (static HTML/JS from service/static) and its login."""
+"""The review page (static HTML/JS from service/static), its sign-in and sign-out."""
 
 from __future__ import annotations
 
@@ -53,4 +53,12 @@ def login(request: Request, token: str = Form(...)) -> Response:
     if expected is not None:
         secure = request.url.scheme == "https"
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=12 * 3600)
+    return response
+
+
+@router.post("/review/logout")
+def logout(request: Request) -> Response:
+    """Sign out: the cookie is HttpOnly, so only the server can clear it (same-origin POSTs only, like any change)."""
+    response = RedirectResponse("/review/login", status_code=303)
+    response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response

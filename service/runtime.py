@@ -127,6 +127,11 @@ class ServiceRuntime:
                 self._context = context
             return self._context
 
+    @property
+    def loaded_context(self) -> TriageContext | None:
+        """The triage context if something already loaded it; never loads it (health checks ask this)."""
+        return self._context
+
     def close(self) -> None:
         self.checkpointer.conn.close()
         self.workspace.history.close()

@@ -69,6 +69,14 @@ def test_serve_refuses_a_public_bind_without_a_token(tmp_path: Path, monkeypatch
     assert "CASEWORKER_API_TOKEN" in result.output
 
 
+def test_serve_refuses_a_public_bind_with_a_short_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEWORKER_API_TOKEN", "hunter2")
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2
+    assert "7-character CASEWORKER_API_TOKEN" in result.output and "at least 32 characters" in result.output
+    assert "hunter2" not in result.output
+
+
 def test_serve_help_explains_itself() -> None:
     result = runner.invoke(app, ["serve", "--help"])
     assert result.exit_code == 0
@@ -79,3 +87,29 @@ def test_jobs_on_a_missing_data_dir_says_so_and_creates_nothing(tmp_path: Path) 
     result = runner.invoke(app, ["jobs", "list", "--data-dir", str(tmp_path / "typo")])
     assert result.exit_code == 2 and "no history at" in result.output
     assert not (tmp_path / "typo").exists()
+
+
+HOSTILE_ID = "evil\x1b[2J\x1b]0;owned\x07[red]x[/red]\u202eabc\u2066"
+HOSTILE_ERROR = "boom \x1b[31mred\x1b[0m\r\nforged line \x9b1m\u200f"
+
+
+def test_jobs_commands_print_stored_client_text_inert(tmp_path: Path) -> None:
+    """Ticket ids and errors come from webhooks: escape codes, bidi overrides and Rich markup in them
+    must reach the operator's terminal as plain text, never as commands."""
+    data = tmp_path / "data"
+    queue = JobQueue(History(data / "history.sqlite3"), max_attempts=1)
+    job_id, _ = queue.enqueue(NewJob("triage", "generic", "d-evil", "default", HOSTILE_ID, "{}"))
+    job = queue.claim()
+    assert job is not None
+    queue.fail(job.lease, HOSTILE_ERROR)
+    queue.history.close()
+    for args in (["jobs", "list"], ["jobs", "show", job_id]):
+        result = runner.invoke(app, [*args, "--data-dir", str(data)])
+        assert result.exit_code == 0, result.output
+        shown = result.output
+        for unsafe in ("\x1b", "\x07", "\x9b", "\u202e", "\u2066", "\r", "\u200f"):
+            assert unsafe not in shown, (args, unsafe, shown)
+        assert "[red]x[/red]" in shown  # markup printed literally, not interpreted
+        if args[1] == "list":
+            assert "evil[red]x[/red]\ufffdabc\ufffd" in shown  # escape sequences gone, bidi controls replaced
+    assert "forged line" in shown  # `jobs show` has the whole error (the list's column folds it)

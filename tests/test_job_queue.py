@@ -220,3 +220,24 @@ def test_an_old_data_dir_gains_the_customer_column_filled_from_payloads(tmp_path
     conn.close()
     reopened = History(path)
     assert reopened.query_one("SELECT customer_id FROM jobs WHERE id = 'j-1'", ())["customer_id"] == "cus-7"
+
+
+def test_oldest_wait_counts_due_work_only(queue: JobQueue, clock: Clock) -> None:
+    assert queue.oldest_wait_s() is None
+    queue.enqueue(_job("d-1"))
+    clock.now += 40
+    queue.enqueue(_job("d-2"))
+    assert queue.oldest_wait_s() == 40
+    first = queue.claim()
+    assert first is not None and queue.oldest_wait_s() == 0  # d-2 was due the moment it came in
+    assert queue.claim() is not None
+    assert queue.oldest_wait_s() is None  # both running under a live lease
+    queue.fail(first.lease, "boom")  # backing off for retry_base_s: not waiting yet
+    assert queue.oldest_wait_s() is None
+    clock.now += 25  # the retry (due after 10 s) waits 15 s; the other job's 30 s lease still holds
+    assert queue.oldest_wait_s() == 15
+    clock.now += 10  # now the other job's lease lapsed too, 5 s ago, but the retry has waited longest
+    assert queue.oldest_wait_s() == 25
+    assert queue.claim() is not None and queue.claim() is not None
+    clock.now += 31  # both leases lapsed 1 s ago: their workers are gone
+    assert queue.oldest_wait_s() == 1

@@ -1,6 +1,7 @@
 """The review page in a real browser: a signed Zendesk webhook reaches the real app (uvicorn on 127.0.0.1, a
 worker thread inside it), the draft waits for review, an agent signs in, edits the draft and approves it in
-headless Chromium, and the edited reply reaches a fake Zendesk as a public comment."""
+headless Chromium, and the edited reply reaches a fake Zendesk as a public comment. A page on another port
+of the same host cannot act with the session cookie, and sign-out ends the session."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +290,85 @@ def test_approving_with_a_counts_down_and_undo_cancels_the_reply(live: LiveServe
     assert runtime.queue.get(scheduled.undo_job_id).state == "cancelled"
     assert [e["event"] for e in runtime.workspace.history.audit_rows(TICKET_ID)].count("review_undone") == 1
     assert not any(is_public_reply(c) for c in helpdesk.calls)
+
+
+class AttackerPage:
+    """Another web app on the same host, another port: the browser treats it as same-site, so it attaches
+    the SameSite=Strict review cookie to whatever that page makes it send."""
+
+    def __init__(self, html: str) -> None:
+        body = html.encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> AttackerPage:
+        self.thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def forged_approval(action: str) -> str:
+    # A text/plain form is what a page can send cross-origin without a CORS preflight; the field name and
+    # value join into a JSON-looking body.
+    return f"""<!doctype html><html><body><form id="f" method="post" action="{action}" enctype="text/plain">
+<input type="hidden" name='{{"reply": "Refund sent to account 99", "x": "' value='"}}'></form>
+<script>document.getElementById("f").submit();</script></body></html>"""
+
+
+def test_a_page_on_another_port_cannot_act_with_the_cookie_and_sign_out_works(live: LiveServer) -> None:
+    base = live.url
+    post_zendesk(base, "inv-browser-2")
+    review_id = wait_for_review(base)["id"]
+    with AttackerPage(forged_approval(f"{base}/api/reviews/{review_id}/approve")) as attacker, sync_playwright() as p:
+        assert attacker.url.startswith("http://127.0.0.1:") and not attacker.url.startswith(base)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context().new_page()
+            page.set_default_timeout(30_000)
+            page.goto(f"{base}/review/login")
+            page.fill("#token", TOKEN)
+            page.click("#login")
+            page.wait_for_url(f"{base}/review")
+
+            with page.expect_response(lambda r: r.url.endswith("/approve")) as forged:
+                page.goto(attacker.url)
+            response = forged.value
+            sent = response.request.all_headers()
+            assert "caseworker_token=" in sent.get("cookie", "")  # same-site: the browser did attach the cookie
+            assert sent.get("origin") == attacker.url.rstrip("/")
+            assert response.status == 403
+            assert "cross-origin request refused" in response.text()
+            assert state_of(base, review_id) == "pending"
+
+            page.goto(f"{base}/review")
+            expect(page.locator(f'li[data-review-id="{review_id}"]')).to_be_visible()  # still signed in
+            page.click("#sign-out")
+            page.wait_for_url(f"{base}/review/login")
+            assert page.evaluate("fetch('/api/reviews').then((r) => r.status)") == 401
+            page.goto(f"{base}/review")
+            page.wait_for_url(f"{base}/review/login")  # the page sends us to sign in again
+        finally:
+            browser.close()
+
+
+def state_of(base: str, review_id: str) -> str:
+    return httpx.get(f"{base}/api/reviews/{review_id}", headers=AUTH, timeout=30).json()["review"]["state"]

@@ -188,7 +188,7 @@ def test_metrics_count_jobs_latency_and_reviews(client: TestClient) -> None:
 
 def test_serving_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
     check_bind("127.0.0.1", None)
-    check_bind("0.0.0.0", "token")
+    check_bind("0.0.0.0", "t" * 32)
     with pytest.raises(UnsafeBind, match="CASEWORKER_API_TOKEN"):
         check_bind("0.0.0.0", None)
 

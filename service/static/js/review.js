@@ -9,6 +9,7 @@ import { $ } from "./dom.js";
 import { loadEscalationCount, loadEscalations } from "./escalations.js";
 import { onKey } from "./keys.js";
 import { loadQueue } from "./queue.js";
+import { signOut } from "./session.js";
 import { openId, state } from "./state.js";
 import { tick } from "./time.js";
 import { followFragment, wireTabs } from "./views.js";
@@ -40,6 +41,7 @@ function init() {
   $("#esc-state").addEventListener("change", () => loadEscalations());
   $("#esc-filters").addEventListener("submit", (ev) => ev.preventDefault());
   $("#esc-refresh").addEventListener("click", () => loadEscalations());
+  $("#sign-out").addEventListener("click", signOut);
   const reviewer = $("#reviewer");
   try {
     reviewer.value = localStorage.getItem("caseworker.reviewer") || "";
