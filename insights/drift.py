@@ -57,14 +57,25 @@ def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def _recent(history: History, tenant: str, version: str, window: int) -> list[dict[str, object]]:
+def _recent(history: History, tenant: str, version: str, window: int) -> list[dict[str, Any]]:
     """The classification of the tenant's newest `window` results that this model version made."""
-    rows = history.query(
-        "SELECT json_extract(data, '$.classification') AS c FROM results WHERE tenant = ? "
-        "AND json_extract(data, '$.meta.model') LIKE ? ORDER BY seq DESC LIMIT ?",
-        (tenant, f"%{version}", window),
-    )
-    return [json.loads(row["c"]) for row in rows if row["c"]]
+    found: list[dict[str, Any]] = []
+    offset = 0
+    # Newest first, a page at a time; results of other versions (before a promotion) are skipped.
+    while len(found) < window:
+        rows = history.query(
+            "SELECT data FROM results WHERE tenant = ? ORDER BY seq DESC LIMIT ? OFFSET ?", (tenant, window, offset)
+        )
+        if not rows:
+            break
+        for row in rows:
+            result = json.loads(row["data"])
+            if str((result.get("meta") or {}).get("model", "")).endswith(version):
+                found.append(result.get("classification") or {})
+        offset += len(rows)
+        if offset >= 4 * window:  # the window is about recent traffic: don't read the whole history for it
+            break
+    return found[:window]
 
 
 def _prediction(classification: Mapping[str, object], field: str) -> Mapping[str, object] | None:
@@ -143,13 +154,16 @@ def raise_alerts(history: History, rows: Sequence[DriftRow], now: datetime | Non
     for row in rows:
         if not row.alert:
             continue
-        recent = history.query_one(
-            "SELECT 1 FROM audit WHERE event = 'drift_alert' AND tenant = ? AND at > ? "
-            "AND json_extract(detail, '$.field') = ? AND json_extract(detail, '$.view') = ? "
-            "AND json_extract(detail, '$.model') = ?",
-            (row.tenant, since, row.field, row.view, row.model),
-        )
-        if recent is None:
+        recent = [
+            json.loads(r["detail"])
+            for r in history.query(
+                "SELECT detail FROM audit WHERE event = 'drift_alert' AND tenant = ? AND at > ?", (row.tenant, since)
+            )
+        ]
+        recent = [
+            d for d in recent if (d.get("field"), d.get("view"), d.get("model")) == (row.field, row.view, row.model)
+        ]
+        if not recent:
             history.audit("drift_alert", {"field": row.field, "view": row.view, "psi": row.psi, "model": row.model,
                                           "n_recent": row.n_recent}, tenant=row.tenant)  # fmt: skip
             raised.append(row)

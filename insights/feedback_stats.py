@@ -60,8 +60,8 @@ def tenant_stats(history: History, registry: ModelRegistry, tenant: str) -> dict
         if detail.get("outcome") == "edited" and detail.get("draft") is not None and detail.get("reply") is not None:
             edits.append(edit_distance(str(detail["draft"]), str(detail["reply"])))
     auto = history.query_one(
-        "SELECT COUNT(*) AS n, SUM(EXISTS (SELECT 1 FROM results later WHERE later.tenant = r.tenant "
-        "AND later.ticket_id = r.ticket_id AND later.seq > r.seq)) AS back FROM results r "
+        "SELECT COUNT(*) AS n, SUM(CASE WHEN EXISTS (SELECT 1 FROM results later WHERE later.tenant = r.tenant "
+        "AND later.ticket_id = r.ticket_id AND later.seq > r.seq) THEN 1 ELSE 0 END) AS back FROM results r "
         "WHERE r.tenant = ? AND r.action = 'auto_resolve'",
         (tenant,),
     )

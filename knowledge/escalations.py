@@ -11,11 +11,12 @@ supersedes the older escalation and keeps who acknowledged it and who it was ass
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
+
+from knowledge.db import Tx
 
 if TYPE_CHECKING:
     from knowledge.history import History
@@ -116,15 +117,14 @@ def _now() -> str:
 _INHERITED = ("state", "acknowledged_by", "acknowledged_at", "assignee", "assigned_by", "assigned_at")
 
 
-def insert_escalation(conn: sqlite3.Connection, job_id: str, result_seq: int, result: dict[str, Any]) -> str:
+def insert_escalation(conn: Tx, job_id: str, result_seq: int, result: dict[str, Any]) -> str:
     """Open the escalation of a stored result (inside the caller's transaction); its ticket comes from the job."""
     escalation_id = escalation_id_for(job_id)
     packet, sla = result["escalation"], result.get("sla") or {}
-    job = conn.execute(
-        "SELECT json_extract(payload, '$.subject') AS subject, json_extract(payload, '$.extra.source') AS source, "
-        "json_extract(payload, '$.extra.external_id') AS external_id FROM jobs WHERE id = ?",
-        (job_id,),
-    ).fetchone()
+    row = conn.execute("SELECT payload FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    payload = json.loads(row["payload"]) if row else {}
+    extra = payload.get("extra") or {}
+    job = {"subject": payload.get("subject"), "source": extra.get("source"), "external_id": extra.get("external_id")}
     previous = conn.execute(
         "SELECT * FROM escalations WHERE tenant = ? AND ticket_id = ? AND state IN ('open', 'acknowledged') "
         "ORDER BY created_at DESC LIMIT 1",
@@ -144,13 +144,13 @@ def insert_escalation(conn: sqlite3.Connection, job_id: str, result_seq: int, re
         "result_seq": result_seq,
         "reason": packet["reason"],
         "priority": ((result.get("classification") or {}).get("priority") or {}).get("value") or sla.get("priority"),
-        "subject": (job["subject"] if job else None) or result["ticket_id"],
+        "subject": job["subject"] or result["ticket_id"],
         "summary": packet.get("summary") or "",
         "suggested_team": packet.get("suggested_team"),
         "secondary_team": packet.get("secondary_team"),
         "packet": json.dumps(packet, sort_keys=True),
-        "source": job["source"] if job else None,
-        "external_id": job["external_id"] if job else None,
+        "source": job["source"],
+        "external_id": job["external_id"],
         "first_response_due": sla.get("first_response_due"),
         "resolution_due": sla.get("resolution_due"),
         "at_risk": int(bool(sla.get("at_risk"))),
@@ -163,7 +163,7 @@ def insert_escalation(conn: sqlite3.Connection, job_id: str, result_seq: int, re
     return escalation_id
 
 
-def backfill_escalations(conn: sqlite3.Connection) -> int:
+def backfill_escalations(conn: Tx) -> int:
     """Open escalations for results stored before the table existed (service results only), oldest first."""
     rows = conn.execute(
         "SELECT seq, job_id, data FROM results WHERE action = 'escalate' AND job_id IS NOT NULL ORDER BY seq"
@@ -175,7 +175,7 @@ def backfill_escalations(conn: sqlite3.Connection) -> int:
     return len(rows)
 
 
-def _audit(conn: sqlite3.Connection, row: sqlite3.Row, event: str, detail: dict[str, Any]) -> None:
+def _audit(conn: Tx, row: Any, event: str, detail: dict[str, Any]) -> None:
     conn.execute(
         "INSERT INTO audit (at, tenant, ticket_id, event, detail) VALUES (?, ?, ?, ?, ?)",
         (_now(), row["tenant"], row["ticket_id"], event, json.dumps({"escalation_id": row["id"], **detail},
@@ -183,7 +183,7 @@ def _audit(conn: sqlite3.Connection, row: sqlite3.Row, event: str, detail: dict[
     )  # fmt: skip
 
 
-def _why_not(row: sqlite3.Row) -> str:
+def _why_not(row: Any) -> str:
     """Why an escalation can't take a change, naming who got there first."""
     name = row["id"]
     if row["state"] == "superseded":
@@ -239,7 +239,7 @@ class EscalationBook:
         return [row["name"] for row in rows if row["name"]]
 
     def acknowledge(self, escalation_id: str, by: str, version: int | None = None) -> Escalation:
-        def change(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+        def change(conn: Tx, row: Any) -> dict[str, Any]:
             if row["state"] != "open":
                 raise EscalationConflict(_why_not(row))
             conn.execute(
@@ -253,7 +253,7 @@ class EscalationBook:
     def assign(self, escalation_id: str, assignee: str, by: str, version: int) -> Escalation:
         """Assign to a person or team; assigning an open escalation acknowledges it too."""
 
-        def change(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+        def change(conn: Tx, row: Any) -> dict[str, Any]:
             if row["state"] not in ACTIVE_STATES:
                 raise EscalationConflict(_why_not(row))
             conn.execute(
@@ -267,7 +267,7 @@ class EscalationBook:
         return self._update(escalation_id, version, "escalation_assigned", change)
 
     def resolve(self, escalation_id: str, by: str, version: int | None = None) -> Escalation:
-        def change(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+        def change(conn: Tx, row: Any) -> dict[str, Any]:
             if row["state"] not in ACTIVE_STATES:
                 raise EscalationConflict(_why_not(row))
             conn.execute(
@@ -280,11 +280,13 @@ class EscalationBook:
 
     def _update(
         self, escalation_id: str, version: int | None, event: str,
-        change: Callable[[sqlite3.Connection, sqlite3.Row], dict[str, Any]],
+        change: Callable[[Tx, Any], dict[str, Any]],
     ) -> Escalation:  # fmt: skip
         """Check the version the agent saw, apply `change`, bump the version and audit, in one transaction."""
         with self.history.transaction() as conn:
-            row = conn.execute("SELECT * FROM escalations WHERE id = ?", (escalation_id,)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM escalations WHERE id = ?" + self.history.db.for_update, (escalation_id,)
+            ).fetchone()
             if row is None:
                 raise KeyError(escalation_id)
             if version is not None and version != row["version"]:

@@ -7,10 +7,8 @@ ticket in flight, never a committed one.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from knowledge.db import Database, Tx, open_database
 from knowledge.escalations import ESCALATIONS_SCHEMA, insert_escalation
 from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job
 from knowledge.migrations import migrate
@@ -91,59 +90,49 @@ def _stored_ticket(data: str) -> Ticket:
 
 
 class History:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """Tickets, results, audit (and, through their own modules, jobs, reviews, escalations and models) in
+    one database: the SQLite file at `path`, or Postgres when `database_url` is a postgresql:// URL."""
+
+    def __init__(self, path: Path, database_url: str | None = None) -> None:
         self.path = path
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA + ESCALATIONS_SCHEMA + MODELS_SCHEMA)
-        migrate(self._conn)
+        self.db: Database = open_database(database_url, path)
+        self.db.executescript(_SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA + ESCALATIONS_SCHEMA + MODELS_SCHEMA)
+        migrate(self.db)
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
 
     def close(self) -> None:
-        self._conn.close()
+        self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE) on the shared connection; other stores join it."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """One write transaction; the other stores (jobs, reviews, escalations, models) join it."""
+        return self.db.transaction()  # type: ignore[no-any-return]
 
-    def query(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, tuple(params)).fetchall()
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.db.query(sql, params)
 
-    def query_one(self, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
-        with self._lock:
-            return self._conn.execute(sql, tuple(params)).fetchone()
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.db.query_one(sql, params)
 
     # --- tickets -------------------------------------------------------------------------------
     def changes(self, tickets: Sequence[Ticket]) -> tuple[UpsertCounts, list[Ticket]]:
         """Which tickets are new or differ from the stored version (read-only), with the counts."""
         inserted = updated = unchanged = 0
         changed: list[Ticket] = []
-        with self._lock:
-            for ticket in tickets:
-                row = self._conn.execute(
-                    "SELECT content_hash FROM tickets WHERE tenant = ? AND id = ?", (ticket.tenant, ticket.id)
-                ).fetchone()
-                if row is None:
-                    inserted += 1
-                elif row["content_hash"] == ticket.content_hash():
-                    unchanged += 1
-                    continue
-                else:
-                    updated += 1
-                changed.append(ticket)
+        for ticket in tickets:
+            row = self.query_one(
+                "SELECT content_hash FROM tickets WHERE tenant = ? AND id = ?", (ticket.tenant, ticket.id)
+            )
+            if row is None:
+                inserted += 1
+            elif row["content_hash"] == ticket.content_hash():
+                unchanged += 1
+                continue
+            else:
+                updated += 1
+            changed.append(ticket)
         return UpsertCounts(inserted, updated, unchanged), changed
 
     def upsert_tickets(self, tickets: Sequence[Ticket]) -> None:
@@ -152,7 +141,7 @@ class History:
             self.upsert_tickets_in(conn, tickets)
 
     @staticmethod
-    def upsert_tickets_in(conn: sqlite3.Connection, tickets: Sequence[Ticket]) -> None:
+    def upsert_tickets_in(conn: Tx, tickets: Sequence[Ticket]) -> None:
         """The upsert inside a transaction the caller holds."""
         for ticket in tickets:
             conn.execute(
@@ -174,10 +163,7 @@ class History:
             )
 
     def get_ticket(self, tenant: str, ticket_id: str) -> Ticket | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT data FROM tickets WHERE tenant = ? AND id = ?", (tenant, ticket_id)
-            ).fetchone()
+        row = self.query_one("SELECT data FROM tickets WHERE tenant = ? AND id = ?", (tenant, ticket_id))
         return _stored_ticket(row["data"]) if row else None
 
     def all_tickets(self, tenant: str | None = None, resolved_only: bool = False) -> Iterator[Ticket]:
@@ -188,43 +174,37 @@ class History:
         if tenant:
             query += " AND tenant = ?"
             params = (tenant,)
-        with self._lock:
-            rows = self._conn.execute(query + " ORDER BY tenant, id", params).fetchall()
-        for row in rows:
+        for row in self.query(query + " ORDER BY tenant, id", params):
             yield _stored_ticket(row["data"])
 
     def tickets_in_time_order(self, tenant: str) -> list[Ticket]:
         """A tenant's tickets oldest first: by creation time where known, else when they were stored."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT data FROM tickets WHERE tenant = ? ORDER BY COALESCE(created_at, updated_at), rowid",
-                (tenant,),
-            ).fetchall()
+        rows = self.query(
+            "SELECT data FROM tickets WHERE tenant = ? ORDER BY COALESCE(created_at, updated_at), updated_at, id",
+            (tenant,),
+        )
         return [Ticket.model_validate_json(row["data"]) for row in rows]
 
     def tenants(self) -> list[str]:
-        with self._lock:
-            return [str(r[0]) for r in self._conn.execute("SELECT DISTINCT tenant FROM tickets ORDER BY 1")]
+        return [str(r[0]) for r in self.query("SELECT DISTINCT tenant FROM tickets ORDER BY 1")]
 
     def customer_ticket_count(self, tenant: str, customer_id: str, before: datetime, days: int = 30) -> int:
         """Tickets from this customer in the `days` before `before` (the current ticket excluded)."""
         since = before - timedelta(days=days)
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT COUNT(*) AS n FROM tickets WHERE tenant = ? AND customer_id = ? "
-                "AND created_at >= ? AND created_at < ?",
-                (tenant, customer_id, _iso(since), _iso(before)),
-            ).fetchone()
+        row = self.query_one(
+            "SELECT COUNT(*) AS n FROM tickets WHERE tenant = ? AND customer_id = ? "
+            "AND created_at >= ? AND created_at < ?",
+            (tenant, customer_id, _iso(since), _iso(before)),
+        )
         return int(row["n"])
 
     def customer_profile(self, tenant: str, customer_id: str) -> Customer | None:
         """The customer as the tenant's newest ticket with a tier or MRR knows them (helpdesk webhooks carry
         neither), or None."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT data FROM tickets WHERE tenant = ? AND customer_id = ? ORDER BY created_at DESC LIMIT 20",
-                (tenant, customer_id),
-            ).fetchall()
+        rows = self.query(
+            "SELECT data FROM tickets WHERE tenant = ? AND customer_id = ? ORDER BY created_at DESC LIMIT 20",
+            (tenant, customer_id),
+        )
         for row in rows:
             known = _stored_ticket(row["data"]).customer
             if known is not None and (known.tier is not None or known.mrr is not None):
@@ -232,8 +212,7 @@ class History:
         return None
 
     def ticket_count(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
+        return int(self.query_one("SELECT COUNT(*) FROM tickets")[0])
 
     # --- results and audit -----------------------------------------------------------------------
     def record_result(
@@ -253,22 +232,21 @@ class History:
         and enqueues the follow-up jobs (write-back).
         """
         with self.transaction() as conn:
-            try:
-                cursor = conn.execute(
-                    "INSERT INTO results (tenant, ticket_id, triaged_at, action, data, job_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        result["tenant"],
-                        result["ticket_id"],
-                        result["triaged_at"],
-                        result["decision"]["action"],
-                        json.dumps(result, sort_keys=True),
-                        job.job_id if job else None,
-                    ),
-                )
-            except sqlite3.IntegrityError as exc:
-                raise LeaseLost(f"job {job.job_id if job else '?'} already has a result") from exc
-            seq = int(cursor.lastrowid or 0)
+            inserted = conn.execute(
+                "INSERT INTO results (tenant, ticket_id, triaged_at, action, data, job_id) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING RETURNING seq",
+                (
+                    result["tenant"],
+                    result["ticket_id"],
+                    result["triaged_at"],
+                    result["decision"]["action"],
+                    json.dumps(result, sort_keys=True),
+                    job.job_id if job else None,
+                ),
+            ).fetchone()
+            if inserted is None:  # the unique index on job_id: another attempt of this job stored its result
+                raise LeaseLost(f"job {job.job_id if job else '?'} already has a result")
+            seq = int(inserted[0])
             conn.execute(
                 "INSERT INTO audit (at, tenant, ticket_id, event, detail) VALUES (?, ?, ?, ?, ?)",
                 (
@@ -304,17 +282,15 @@ class History:
             )
 
     def latest_result(self, tenant: str, ticket_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT data FROM results WHERE tenant = ? AND ticket_id = ? ORDER BY seq DESC LIMIT 1",
-                (tenant, ticket_id),
-            ).fetchone()
+        row = self.query_one(
+            "SELECT data FROM results WHERE tenant = ? AND ticket_id = ? ORDER BY seq DESC LIMIT 1",
+            (tenant, ticket_id),
+        )
         return json.loads(row["data"]) if row else None
 
     def audit_rows(self, ticket_id: str | None = None) -> list[dict[str, Any]]:
         query, params = "SELECT * FROM audit", ()
         if ticket_id is not None:
             query, params = query + " WHERE ticket_id = ?", (ticket_id,)
-        with self._lock:
-            rows = self._conn.execute(query + " ORDER BY seq", params).fetchall()
+        rows = self.query(query + " ORDER BY seq", params)
         return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]

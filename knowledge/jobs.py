@@ -11,7 +11,6 @@ so a crash can never leave a job done without a result, nor two results for one 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +19,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
+
+from knowledge.db import Tx
 
 if TYPE_CHECKING:
     from knowledge.history import History
@@ -131,11 +132,11 @@ def _iso_now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _row_job(row: sqlite3.Row) -> Job:
+def _row_job(row: Any) -> Job:
     return Job(**dict(row))
 
 
-def insert_job(conn: sqlite3.Connection, new: NewJob, max_attempts: int, now: float) -> tuple[str, bool]:
+def insert_job(conn: Tx, new: NewJob, max_attempts: int, now: float) -> tuple[str, bool]:
     """Insert unless (source, delivery_id) exists, or the same work for the ticket does; returns (job id, created)."""
     if new.content_key is not None:
         same = conn.execute(
@@ -164,7 +165,7 @@ def insert_job(conn: sqlite3.Connection, new: NewJob, max_attempts: int, now: fl
 
 
 def complete_job(
-    conn: sqlite3.Connection, lease: JobLease, result_seq: int | None = None, latency_ms: float | None = None,
+    conn: Tx, lease: JobLease, result_seq: int | None = None, latency_ms: float | None = None,
     llm_calls: int | None = None,
 ) -> None:  # fmt: skip
     """Mark the leased job done inside the caller's transaction; raises LeaseLost if it is no longer ours."""
@@ -178,7 +179,7 @@ def complete_job(
         raise LeaseLost(f"job {lease.job_id}: lease lost before completion")
 
 
-def cancel_job(conn: sqlite3.Connection, job_id: str, now: float) -> bool:
+def cancel_job(conn: Tx, job_id: str, now: float) -> bool:
     """Cancel a queued job whose not-before time is still ahead (inside the caller's transaction).
 
     False when a worker may already hold it: it is running, finished, or due. Cancelled is terminal:
@@ -192,7 +193,7 @@ def cancel_job(conn: sqlite3.Connection, job_id: str, now: float) -> bool:
     return cursor.rowcount == 1
 
 
-def migrate_jobs(conn: sqlite3.Connection) -> None:
+def migrate_jobs(conn: Tx) -> None:
     """Columns added after a data dir was created, with what can be filled from old rows."""
     columns = {row["name"] for row in conn.execute("PRAGMA table_info(jobs)")}
     if "customer_id" not in columns:
@@ -234,7 +235,7 @@ class JobQueue:
                 row = conn.execute(
                     f"SELECT id, state, attempts, max_attempts FROM jobs WHERE kind IN ({marks}) AND ("
                     "(state IN ('queued', 'failed') AND run_after <= ?) OR (state = 'running' AND lease_until < ?)) "
-                    "ORDER BY run_after, created_at LIMIT 1",
+                    "ORDER BY run_after, created_at LIMIT 1" + self.history.db.skip_locked,
                     (*kinds, now, now),
                 ).fetchone()
                 if row is None:
@@ -272,7 +273,7 @@ class JobQueue:
                 self._audit(conn, lease.job_id, *audit)
 
     @staticmethod
-    def _audit(conn: sqlite3.Connection, job_id: str, event: str, detail: dict[str, Any]) -> None:
+    def _audit(conn: Tx, job_id: str, event: str, detail: dict[str, Any]) -> None:
         conn.execute(
             "INSERT INTO audit (at, tenant, ticket_id, event, detail) SELECT ?, tenant, ticket_id, ?, ? FROM jobs "
             "WHERE id = ?",
@@ -284,7 +285,8 @@ class JobQueue:
         or when retrying cannot help."""
         with self.history.transaction() as conn:
             row = conn.execute(
-                "SELECT attempts, max_attempts FROM jobs WHERE id = ? AND lease_token = ? AND state = 'running'",
+                "SELECT attempts, max_attempts FROM jobs WHERE id = ? AND lease_token = ? AND state = 'running'"
+                + self.history.db.for_update,
                 (lease.job_id, lease.token),
             ).fetchone()
             if row is None:

@@ -1,40 +1,52 @@
-"""Versioned schema migrations of the history database (SQLite `PRAGMA user_version`).
+"""Versioned schema migrations of the history database, for SQLite and Postgres alike.
 
-Tables are created with `CREATE TABLE IF NOT EXISTS` when a History opens; these steps change what
-already exists in an older data dir. Each runs once, in its own write transaction, and several
-processes opening one data dir at the same time apply each step exactly once.
+Tables are created complete with `CREATE TABLE IF NOT EXISTS` when a History opens; a step changes what an
+older database already holds. Applied steps are recorded in `schema_migrations` (version, name, when),
+each step runs once in its own transaction, and several processes opening one database at the same time
+apply it exactly once (SQLite's write lock; a Postgres advisory lock). Steps 1-5 upgrade SQLite data dirs
+made by earlier versions; a Postgres database has only ever been created complete, so there they record
+themselves and change nothing. A new step must handle both dialects.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from knowledge.db import Database, Tx
 from knowledge.escalations import backfill_escalations
 from knowledge.jobs import migrate_jobs
 from knowledge.reviews import migrate_reviews
 
-Step = Callable[[sqlite3.Connection], None]
+Step = Callable[[Tx], None]
+
+MIGRATIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
+"""
 
 
-def _results_job_id(conn: sqlite3.Connection) -> None:
+def _results_job_id(conn: Tx) -> None:
     # Data dirs created before the service existed have results without a job column.
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(results)")}
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(results)").fetchall()}
     if "job_id" not in columns:
         conn.execute("ALTER TABLE results ADD COLUMN job_id TEXT")
     # One result per job, enforced by the database: the last guard against a duplicate delivery.
     conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_job ON results (job_id)")
 
 
-def _label_provenance(conn: sqlite3.Connection) -> None:
+def _label_provenance(conn: Tx) -> None:
     """Before provenance, an approval stored every predicted field as a label. What a review's decision
     proves is only what the reviewer corrected; every other label of a reviewed ticket is marked
     `predicted`. Tickets never reviewed carry the labels they were imported with."""
     latest: dict[tuple[str, str], dict[str, object]] = {}
     rows = conn.execute(
         "SELECT tenant, ticket_id, decision FROM reviews WHERE decision IS NOT NULL ORDER BY decided_at, id"
-    )
+    ).fetchall()
     for tenant, ticket_id, decision in rows:
         latest[(tenant, ticket_id)] = json.loads(decision)
     for (tenant, ticket_id), decision in latest.items():
@@ -58,27 +70,37 @@ MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
     (4, "reviews.undo_job_id and send_at (the undo window)", migrate_reviews),
     (5, "escalations of results stored before the table existed", backfill_escalations),
 )
+#: Steps that only upgrade SQLite data dirs of earlier versions (see the module docstring).
+_SQLITE_UPGRADES = frozenset({1, 2, 3, 4, 5})
 LATEST = MIGRATIONS[-1][0]
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+def applied_versions(db: Database) -> set[int]:
+    return {int(row[0]) for row in db.query("SELECT version FROM schema_migrations")}
 
 
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Apply the steps this database lacks (the connection is in autocommit mode); the names applied."""
+def schema_version(db: Database) -> int:
+    return max(applied_versions(db), default=0)
+
+
+def migrate(db: Database) -> list[str]:
+    """Apply the steps this database lacks; returns the names applied."""
+    db.executescript(MIGRATIONS_SCHEMA)
     applied = []
     for version, name, step in MIGRATIONS:
-        if schema_version(conn) >= version:
+        if version in applied_versions(db):
             continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if schema_version(conn) < version:  # another process may have applied it while we waited
+        with db.transaction() as conn:
+            if db.dialect == "postgres":
+                conn.execute("SELECT pg_advisory_xact_lock(7311)")
+            # Another process may have applied it while this one waited for the lock.
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+                continue
+            if db.dialect == "sqlite" or version not in _SQLITE_UPGRADES:
                 step(conn)
-                conn.execute(f"PRAGMA user_version = {version:d}")
-                applied.append(name)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, datetime.now(UTC).isoformat()),
+            )
+            applied.append(name)
     return applied

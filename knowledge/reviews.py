@@ -14,7 +14,6 @@ undone approval leaves nothing behind: no reply, no training label, no retrieval
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from knowledge.db import Tx
 from knowledge.jobs import NewJob, cancel_job, insert_job
 from knowledge.schemas import Ticket
 
@@ -129,7 +129,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _check_decidable(row: sqlite3.Row, decision: ReviewDecision) -> None:
+def _check_decidable(row: Any, decision: ReviewDecision) -> None:
     """A pending review takes a decision at once; a scheduled one only from the job that scheduled it."""
     if row["state"] == "scheduled" and decision.scheduled_job and decision.scheduled_job == row["undo_job_id"]:
         return
@@ -139,7 +139,7 @@ def _check_decidable(row: sqlite3.Row, decision: ReviewDecision) -> None:
         raise ReviewConflict.about(row["id"], row["state"], row["ticket_id"], row["reviewer"])
 
 
-def _audit(conn: sqlite3.Connection, row: sqlite3.Row, event: str, detail: dict[str, Any]) -> None:
+def _audit(conn: Tx, row: Any, event: str, detail: dict[str, Any]) -> None:
     conn.execute(
         "INSERT INTO audit (at, tenant, ticket_id, event, detail) VALUES (?, ?, ?, ?, ?)",
         (_now(), row["tenant"], row["ticket_id"], event, json.dumps(detail, sort_keys=True)),
@@ -150,14 +150,14 @@ def _stamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
-def migrate_reviews(conn: sqlite3.Connection) -> None:
+def migrate_reviews(conn: Tx) -> None:
     columns = {row["name"] for row in conn.execute("PRAGMA table_info(reviews)")}
     for name in ("undo_job_id", "send_at"):
         if name not in columns:
             conn.execute(f"ALTER TABLE reviews ADD COLUMN {name} TEXT")
 
 
-def supersede_pending(conn: sqlite3.Connection, tenant: str, ticket_id: str) -> int:
+def supersede_pending(conn: Tx, tenant: str, ticket_id: str) -> int:
     """A newer triage of the ticket was stored (inside the caller's transaction): its pending reviews are stale,
     whatever the newer result decided (a follow-up that escalates leaves nothing to approve). Returns how many."""
     cursor = conn.execute(
@@ -168,7 +168,7 @@ def supersede_pending(conn: sqlite3.Connection, tenant: str, ticket_id: str) -> 
     return cursor.rowcount
 
 
-def insert_review(conn: sqlite3.Connection, job_id: str, result_seq: int, result: dict[str, Any], subject: str) -> str:
+def insert_review(conn: Tx, job_id: str, result_seq: int, result: dict[str, Any], subject: str) -> str:
     """Open a pending review for a stored result (inside the caller's transaction); the id is the job's.
 
     Call `supersede_pending` first: agents review the latest text only.
@@ -243,7 +243,9 @@ class ReviewBook:
         corrected) is kept as `corrected`.
         """
         with self.history.transaction() as conn:
-            row = conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM reviews WHERE id = ?" + self.history.db.for_update, (review_id,)
+            ).fetchone()
             if row is None:
                 raise KeyError(review_id)
             _check_decidable(row, decision)
@@ -277,7 +279,9 @@ class ReviewBook:
     ) -> Review:
         """Queue an approval to be applied after `delay_s` (the undo window), as a `decision` job."""
         with self.history.transaction() as conn:
-            row = conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM reviews WHERE id = ?" + self.history.db.for_update, (review_id,)
+            ).fetchone()
             if row is None:
                 raise KeyError(review_id)
             _check_decidable(row, decision)
@@ -307,7 +311,9 @@ class ReviewBook:
         Returns the review and the decision that was withdrawn (so the page can restore the agent's edits).
         """
         with self.history.transaction() as conn:
-            row = conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM reviews WHERE id = ?" + self.history.db.for_update, (review_id,)
+            ).fetchone()
             if row is None:
                 raise KeyError(review_id)
             if row["state"] != "scheduled":

@@ -45,7 +45,7 @@ def render_metrics(runtime: ServiceRuntime) -> str:
         "# TYPE caseworker_job_failures_total counter",
         f"caseworker_job_failures_total {failures['n'] if failures else 0}",
     ]
-    sums = ", ".join(f"SUM(latency_ms <= {b})" for b in LATENCY_BUCKETS_MS)
+    sums = ", ".join(f"SUM(CASE WHEN latency_ms <= {b} THEN 1 ELSE 0 END)" for b in LATENCY_BUCKETS_MS)
     row = history.query_one(
         f"SELECT {sums}, COUNT(*), COALESCE(SUM(latency_ms), 0), COALESCE(SUM(llm_calls), 0) FROM jobs "
         "WHERE kind = 'triage' AND state = 'done' AND latency_ms IS NOT NULL",

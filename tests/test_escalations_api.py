@@ -122,7 +122,7 @@ def test_escalations_survive_a_restart_and_old_results_are_backfilled(client: Te
     history_path = runtime_of(client).settings.history_path
     conn = sqlite3.connect(history_path)
     conn.execute("DROP TABLE escalations")  # a data dir from before escalations had a table ...
-    conn.execute("PRAGMA user_version = 4")  # ... and so the schema version before its migration
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 5")  # ... and so before its migration
     conn.commit()
     conn.close()
     reopened = History(history_path)

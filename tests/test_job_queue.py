@@ -210,7 +210,7 @@ def test_an_old_data_dir_gains_the_customer_column_filled_from_payloads(tmp_path
     conn = sqlite3.connect(path)
     conn.execute("DROP INDEX jobs_customer")
     conn.execute("ALTER TABLE jobs DROP COLUMN customer_id")
-    conn.execute("PRAGMA user_version = 2")  # the schema version before jobs had a customer column
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 3")  # before jobs had a customer column
     conn.execute(
         "INSERT INTO jobs (id, kind, source, delivery_id, tenant, ticket_id, payload, state, max_attempts, run_after, "
         "created_at, updated_at) VALUES ('j-1', 'triage', 'zendesk', 'd', 'default', 't1', ?, 'done', 3, 0, '', '')",

@@ -108,11 +108,11 @@ def test_old_data_dir_marks_unprovable_review_labels_as_predicted(tmp_path: Path
         )
         # What a 0.1 data dir looked like: labels without provenance, schema before this migration.
         conn.execute("UPDATE tickets SET data = json_remove(data, '$.label_sources')")
-    history._conn.execute("PRAGMA user_version = 1")
+        conn.execute("DELETE FROM schema_migrations WHERE version >= 2")
     history.close()
 
     migrated = History(path)
-    assert schema_version(migrated._conn) == LATEST
+    assert schema_version(migrated.db) == LATEST
     ticket = migrated.get_ticket("default", "z:1")
     assert ticket is not None
     assert ticket.label_sources == {"queue": "predicted", "priority": "human_corrected"}
@@ -121,4 +121,5 @@ def test_old_data_dir_marks_unprovable_review_labels_as_predicted(tmp_path: Path
     assert never_reviewed is not None and never_reviewed.trainable_labels() == {"queue": "account"}
     migrated.close()
     with sqlite3.connect(path) as conn:  # opening again applies nothing twice
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
+        versions = [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+        assert versions == list(range(1, LATEST + 1))
