@@ -55,6 +55,12 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+def table_columns(conn: Tx, table: str) -> set[str]:
+    """The table's column names, on either engine (read from an empty result's description)."""
+    cursor: Any = conn.execute(f"SELECT * FROM {table} LIMIT 0")
+    return {column[0] for column in cursor.description}
+
+
 def is_postgres_url(url: str | None) -> bool:
     return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
 

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS results (
     ticket_id TEXT NOT NULL,
     triaged_at TEXT NOT NULL,
     action TEXT NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    job_id TEXT
 );
 CREATE INDEX IF NOT EXISTS results_ticket ON results (tenant, ticket_id);
 CREATE TABLE IF NOT EXISTS audit (

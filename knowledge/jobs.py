@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from knowledge.db import Tx
+from knowledge.db import Tx, table_columns
 
 if TYPE_CHECKING:
     from knowledge.history import History
@@ -195,7 +195,7 @@ def cancel_job(conn: Tx, job_id: str, now: float) -> bool:
 
 def migrate_jobs(conn: Tx) -> None:
     """Columns added after a data dir was created, with what can be filled from old rows."""
-    columns = {row["name"] for row in conn.execute("PRAGMA table_info(jobs)")}
+    columns = table_columns(conn, "jobs")
     if "customer_id" not in columns:
         conn.execute("ALTER TABLE jobs ADD COLUMN customer_id TEXT")
         conn.execute(
@@ -355,7 +355,7 @@ class JobQueue:
         row = self.history.query_one(
             "SELECT MIN(since) AS since FROM ("
             "SELECT MIN(run_after) AS since FROM jobs WHERE state IN ('queued', 'failed') AND run_after <= ? "
-            "UNION ALL SELECT MIN(lease_until) FROM jobs WHERE state = 'running' AND lease_until < ?)",
+            "UNION ALL SELECT MIN(lease_until) FROM jobs WHERE state = 'running' AND lease_until < ?) AS waiting",
             (now, now),
         )
         return None if row is None or row["since"] is None else max(0.0, now - float(row["since"]))

@@ -3,9 +3,9 @@
 Tables are created complete with `CREATE TABLE IF NOT EXISTS` when a History opens; a step changes what an
 older database already holds. Applied steps are recorded in `schema_migrations` (version, name, when),
 each step runs once in its own transaction, and several processes opening one database at the same time
-apply it exactly once (SQLite's write lock; a Postgres advisory lock). Steps 1-5 upgrade SQLite data dirs
-made by earlier versions; a Postgres database has only ever been created complete, so there they record
-themselves and change nothing. A new step must handle both dialects.
+apply it exactly once (SQLite's write lock; a Postgres advisory lock). Every step runs on both engines and
+is idempotent: on a database created complete it only adds what `CREATE TABLE` can't (indexes on columns
+an older table may lack) or finds nothing to backfill.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from knowledge.db import Database, Tx
+from knowledge.db import Database, Tx, table_columns
 from knowledge.escalations import backfill_escalations
 from knowledge.jobs import migrate_jobs
 from knowledge.reviews import migrate_reviews
@@ -32,8 +32,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 def _results_job_id(conn: Tx) -> None:
     # Data dirs created before the service existed have results without a job column.
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(results)").fetchall()}
-    if "job_id" not in columns:
+    if "job_id" not in table_columns(conn, "results"):
         conn.execute("ALTER TABLE results ADD COLUMN job_id TEXT")
     # One result per job, enforced by the database: the last guard against a duplicate delivery.
     conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_job ON results (job_id)")
@@ -70,8 +69,6 @@ MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
     (4, "reviews.undo_job_id and send_at (the undo window)", migrate_reviews),
     (5, "escalations of results stored before the table existed", backfill_escalations),
 )
-#: Steps that only upgrade SQLite data dirs of earlier versions (see the module docstring).
-_SQLITE_UPGRADES = frozenset({1, 2, 3, 4, 5})
 LATEST = MIGRATIONS[-1][0]
 
 
@@ -96,8 +93,7 @@ def migrate(db: Database) -> list[str]:
             # Another process may have applied it while this one waited for the lock.
             if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
                 continue
-            if db.dialect == "sqlite" or version not in _SQLITE_UPGRADES:
-                step(conn)
+            step(conn)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, datetime.now(UTC).isoformat()),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from knowledge.db import Tx
+from knowledge.db import Tx, table_columns
 from knowledge.jobs import NewJob, cancel_job, insert_job
 from knowledge.schemas import Ticket
 
@@ -151,7 +151,7 @@ def _stamp(epoch: float) -> str:
 
 
 def migrate_reviews(conn: Tx) -> None:
-    columns = {row["name"] for row in conn.execute("PRAGMA table_info(reviews)")}
+    columns = table_columns(conn, "reviews")
     for name in ("undo_job_id", "send_at"):
         if name not in columns:
             conn.execute(f"ALTER TABLE reviews ADD COLUMN {name} TEXT")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from caseworker.settings import Settings
 from caseworker.workspace import Workspace
 from knowledge.schemas import Article, Ticket
+from tests.postgres import fresh_schema
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -165,6 +167,16 @@ queue = "reliability"
 
 #: The fixtures' history is a dozen tickets: every field is learned, and nothing is held out.
 SMALL_HISTORY = {"min_labels_per_field": 1, "holdout_share": 0.0}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The storage backends the contract tests run against: None is the SQLite file, else a Postgres URL."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture

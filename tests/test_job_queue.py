@@ -1,10 +1,11 @@
-"""The durable queue on a real SQLite file: idempotent enqueue, leases, retries, dead jobs, and the
+"""The durable queue on a real SQLite file and a real Postgres: idempotent enqueue, leases, retries, dead jobs, and the
 result-with-completion transaction."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def queue(tmp_path: Path, clock: Clock) -> JobQueue:
-    return JobQueue(History(tmp_path / "h.sqlite3"), max_attempts=3, lease_s=30, retry_base_s=10, clock=clock)
+def queue(tmp_path: Path, clock: Clock, database_url: str | None) -> Iterator[JobQueue]:
+    """The queue's contract, on each storage backend (SQLite file, Postgres)."""
+    history = History(tmp_path / "h.sqlite3", database_url)
+    yield JobQueue(history, max_attempts=3, lease_s=30, retry_base_s=10, clock=clock)
+    history.close()
 
 
 def test_enqueue_is_idempotent_per_source_and_delivery(queue: JobQueue) -> None:
