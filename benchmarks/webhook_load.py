@@ -19,7 +19,6 @@ import os
 import random
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from knowledge.history import History
 from service.webhooks.signatures import sign_generic
 
 SECRET = "load-test-secret"
@@ -176,9 +176,13 @@ def post_all(url: str, posts: list[Delivery], concurrency: int, secret: str = SE
     return asyncio.run(_post_all(url, secret, posts, concurrency))
 
 
-def done_jobs(history_path: Path) -> int:
-    with sqlite3.connect(history_path, timeout=30) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM jobs WHERE state = 'done'").fetchone()[0])
+def open_history(data_dir: Path, database_url: str | None = None) -> History:
+    """The scenario's history: the data dir's SQLite file, or the Postgres the processes share."""
+    return History(data_dir / "history.sqlite3", database_url)
+
+
+def done_jobs(history: History) -> int:
+    return int(history.query_one("SELECT COUNT(*) FROM jobs WHERE state = 'done'")[0])
 
 
 @dataclass
@@ -198,23 +202,24 @@ class Check:
                 and self.jobs_not_done == 0 and self.duplicate_results == 0)  # fmt: skip
 
 
-def check(history_path: Path, distinct: int) -> Check:
-    with sqlite3.connect(history_path, timeout=30) as conn:
-        one = conn.execute
-        return Check(
-            distinct=distinct,
-            jobs=one("SELECT COUNT(*) FROM jobs WHERE kind = 'triage'").fetchone()[0],
-            results=one("SELECT COUNT(*) FROM results WHERE job_id IS NOT NULL").fetchone()[0],
-            jobs_with_one_result=one(
-                "SELECT COUNT(*) FROM jobs j WHERE kind = 'triage' AND state = 'done' AND "
-                "(SELECT COUNT(*) FROM results r WHERE r.job_id = j.id) = 1 AND result_seq IS NOT NULL"
-            ).fetchone()[0],
-            jobs_not_done=one("SELECT COUNT(*) FROM jobs WHERE state != 'done'").fetchone()[0],
-            duplicate_results=one(
-                "SELECT COUNT(*) FROM (SELECT ticket_id FROM results GROUP BY tenant, ticket_id HAVING COUNT(*) > 1)"
-            ).fetchone()[0],
-            rerun=one("SELECT COUNT(*) FROM jobs WHERE attempts > 1").fetchone()[0],
-        )
+def check(history: History, distinct: int) -> Check:
+    def one(sql: str) -> int:
+        return int(history.query_one(sql)[0])
+
+    return Check(
+        distinct=distinct,
+        jobs=one("SELECT COUNT(*) FROM jobs WHERE kind = 'triage'"),
+        results=one("SELECT COUNT(*) FROM results WHERE job_id IS NOT NULL"),
+        jobs_with_one_result=one(
+            "SELECT COUNT(*) FROM jobs j WHERE kind = 'triage' AND state = 'done' AND "
+            "(SELECT COUNT(*) FROM results r WHERE r.job_id = j.id) = 1 AND result_seq IS NOT NULL"
+        ),
+        jobs_not_done=one("SELECT COUNT(*) FROM jobs WHERE state != 'done'"),
+        duplicate_results=one(
+            "SELECT COUNT(*) FROM (SELECT ticket_id FROM results GROUP BY tenant, ticket_id HAVING COUNT(*) > 1) AS d"
+        ),
+        rerun=one("SELECT COUNT(*) FROM jobs WHERE attempts > 1"),
+    )
 
 
 @dataclass
@@ -252,29 +257,36 @@ def run_scenario(
     concurrency: int = 50,
     kills: int = 2,
     drain_timeout_s: float = 900,
+    workers: int = 1,
+    database_url: str | None = None,
+    chroma_url: str | None = None,
 ) -> ScenarioReport:
-    """Post the load while killing the worker `kills` times (spread over the work), then drain and check."""
+    """Post the load to `serve --workers 0` while `workers` worker processes triage it; SIGKILL a worker `kills`
+    times (spread over the work, taking the worker slots in turn) and restart it; then drain and check. With
+    URLs, every process shares that Postgres and Chroma server instead of the data dir's files."""
     posts = make_deliveries(texts, deliveries, duplicate_share)
     distinct = len({p.delivery_id for p in posts})
-    procs = ServiceProcesses(data_dir)
-    history = data_dir / "history.sqlite3"
+    urls = {"CASEWORKER_DATABASE_URL": database_url, "CASEWORKER_CHROMA_URL": chroma_url}
+    procs = ServiceProcesses(data_dir, env={k: v for k, v in urls.items() if v})
+    history = open_history(data_dir, database_url)
     killed = 0
     try:
         procs.start_server()
-        procs.start_worker()
+        for slot in range(workers):
+            procs.start_worker(slot)
         stop = threading.Event()
 
         def killer() -> None:
             nonlocal killed
             thresholds = [distinct * (n + 1) // (kills + 2) for n in range(kills)]
-            for threshold in thresholds:
+            for n, threshold in enumerate(thresholds):
                 while not stop.is_set() and done_jobs(history) < threshold:
                     time.sleep(0.05)
                 if stop.is_set():
                     return
-                procs.kill_worker()
+                procs.kill_worker(n % workers)
                 killed += 1
-                procs.start_worker()
+                procs.start_worker(n % workers)
 
         thread = threading.Thread(target=killer, daemon=True)
         thread.start()
@@ -292,6 +304,7 @@ def run_scenario(
                               server_cpu_s=server_cpu, client_cpu_s=client_cpu)  # fmt: skip
     finally:
         procs.stop()
+        history.close()
 
 
 def sample_texts() -> list[tuple[str, str]]:
@@ -305,7 +318,7 @@ def sample_texts() -> list[tuple[str, str]]:
     return texts
 
 
-def train_sample(data_dir: Path) -> None:
+def train_sample(data_dir: Path, database_url: str | None = None, chroma_url: str | None = None) -> None:
     from caseworker.demo import sample_dir
     from caseworker.settings import Settings
     from caseworker.workspace import Workspace
@@ -313,7 +326,7 @@ def train_sample(data_dir: Path) -> None:
     from knowledge.kb_importer import read_kb
 
     samples = sample_dir()
-    workspace = Workspace(Settings(data_dir=data_dir))
+    workspace = Workspace(Settings(data_dir=data_dir, database_url=database_url, chroma_url=chroma_url))
     workspace.install_taxonomy(samples / "taxonomy.toml")
     workspace.ingest_tickets(read_tickets(samples / "history.jsonl").tickets)
     workspace.ingest_kb(read_kb(samples / "kb").articles)

@@ -20,6 +20,7 @@ from caseworker.cli_common import (
     settings_for,
     workspace_for,
 )
+from caseworker.cli_db import db_app
 from caseworker.cli_eval import eval_command
 from caseworker.cli_finetune import finetune_app
 from caseworker.cli_models import drift_command, models_app, stats_command, train_command
@@ -46,6 +47,7 @@ app.command("train")(train_command)
 app.add_typer(models_app, name="models")
 app.command("stats")(stats_command)
 app.command("drift")(drift_command)
+app.add_typer(db_app, name="db")
 llm_app = typer.Typer(help=r"Run a local OpenAI-compatible LLM server (needs the extra: pip install caseworker\[llm]).")
 app.add_typer(llm_app, name="llm")
 

@@ -194,27 +194,29 @@ def _load_tickets(
         info = SourceInfo(kind="file", path=str(source), sha256=sha256_file(source), mapping=specs, tenant=tenant,
                           rows_read=report.rows_read, import_rejects=len(report.rejects))  # fmt: skip
         return report.tickets, info, {}
-    if not settings.history_path.is_file():
+    if settings.database_url is None and not settings.history_path.is_file():
         raise _fail(
             f"no history at {settings.history_path}: run `caseworker ingest tickets` first, or pass --from FILE"
         )
     from knowledge.history import History
 
-    history = History(settings.history_path)
+    history = History(settings.history_path, settings.database_url)
     try:
         tickets = list(history.all_tickets(tenant=tenant))
         reviews = load_reviews(history)
     finally:
         history.close()
-    info = SourceInfo(kind="history", path=str(settings.history_path), tenant=tenant, rows_read=len(tickets))
+    where = "postgres" if settings.database_url else str(settings.history_path)
+    info = SourceInfo(kind="history", path=where, tenant=tenant, rows_read=len(tickets))
     return tickets, info, reviews
 
 
 def _kb_evidence(settings: Settings, tasks: tuple[str, ...], k: int) -> EvidenceFn | None:
     """The graph's own KB retrieval, when the data dir has a KB; otherwise reply examples carry none."""
-    if "reply" not in tasks or k <= 0 or not settings.chroma_dir.is_dir():
+    where = settings.chroma_url or str(settings.chroma_dir)
+    if "reply" not in tasks or k <= 0 or (settings.chroma_url is None and not settings.chroma_dir.is_dir()):
         if "reply" in tasks and k > 0:
-            err.print(f"no KB under {settings.chroma_dir}: reply examples carry no KB excerpts")
+            err.print(f"no KB under {where}: reply examples carry no KB excerpts")
         return None
     from caseworker.workspace import Workspace
     from knowledge.store import KB_CHUNKS
@@ -223,9 +225,9 @@ def _kb_evidence(settings: Settings, tasks: tuple[str, ...], k: int) -> Evidence
     workspace = Workspace(settings)
     chunks = workspace.store.counts()[KB_CHUNKS]
     if chunks == 0:
-        err.print(f"the KB under {settings.chroma_dir} is empty: reply examples carry no KB excerpts")
+        err.print(f"the KB under {where} is empty: reply examples carry no KB excerpts")
         return None
-    err.print(f"KB evidence from {settings.chroma_dir} ({chunks} chunks, top {k} articles per ticket)")
+    err.print(f"KB evidence from {where} ({chunks} chunks, top {k} articles per ticket)")
     return Retriever(workspace.store, workspace.embedder).best_chunk_per_article
 
 

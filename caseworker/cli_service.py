@@ -47,18 +47,19 @@ def _queue(data_dir: Path | None) -> JobQueue:
     from knowledge.history import History
     from knowledge.jobs import JobQueue
 
-    path = _settings(data_dir).history_path
-    if not path.is_file():
+    settings = _settings(data_dir)
+    path = settings.history_path
+    if settings.database_url is None and not path.is_file():
         err.print(f"[red]error:[/red] no history at {path}: nothing was ever queued there (wrong --data-dir?)")
         raise typer.Exit(EXIT_USAGE)
-    return JobQueue(History(path))
+    return JobQueue(History(path, settings.database_url))
 
 
 def _warn_untrained(settings: Settings) -> None:
     from knowledge.history import History
     from knowledge.model_registry import ModelRegistry
 
-    with closing(History(settings.history_path)) as history:
+    with closing(History(settings.history_path, settings.database_url)) as history:
         tenants = ModelRegistry(history).tenants()
     if not tenants:
         err.print(f"[yellow]warning:[/yellow] no trained model in {settings.data_dir}: run `caseworker ingest tickets` "

@@ -14,6 +14,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEWORKER_", extra="ignore")
 
     data_dir: Path = Field(default=Path(".caseworker"), description="Where Chroma, SQLite and models live.")
+    #: postgresql://… runs history, queue, reviews, models and checkpoints on Postgres (pip install
+    #: "caseworker[postgres]"); unset: SQLite files in the data dir.
+    database_url: str | None = None
+    #: http://host:port of a Chroma server (`chroma run`); unset: a Chroma directory in the data dir.
+    chroma_url: str | None = None
     mode: Literal["local", "llm", "cascade"] = Field(
         default="local",
         description="local: offline; llm: the LLM classifies and writes; cascade: the LLM when unsure.",

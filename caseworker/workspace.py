@@ -3,7 +3,6 @@ data-dir operations (ingest, train) that the CLI and, later, the service share."
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,7 +24,7 @@ from knowledge.history import History, UpsertCounts
 from knowledge.model_registry import ModelRegistry
 from knowledge.schemas import Article, Ticket
 from knowledge.store import KnowledgeStore
-from knowledge.taxonomy import Taxonomy
+from knowledge.taxonomy import Taxonomy, load_taxonomy, save_taxonomy
 from tools.retrieval import Retriever
 from tools.sla import SlaPolicy
 
@@ -60,11 +59,12 @@ class Workspace:
 
     @cached_property
     def store(self) -> KnowledgeStore:
-        return KnowledgeStore(self.settings.chroma_dir, self.embedder, threads=self.settings.embedding_threads)
+        s = self.settings
+        return KnowledgeStore(s.chroma_dir, self.embedder, threads=s.embedding_threads, url=s.chroma_url)
 
     @cached_property
     def history(self) -> History:
-        return History(self.settings.history_path)
+        return History(self.settings.history_path, self.settings.database_url)
 
     def _embed(self, texts: Sequence[str], progress: Progress) -> np.ndarray:
         parts = []
@@ -106,13 +106,18 @@ class Workspace:
 
     def install_taxonomy(self, path: Path) -> Taxonomy:
         taxonomy = Taxonomy.load(path)
-        shutil.copyfile(path, self.settings.taxonomy_path)
+        save_taxonomy(self.history, taxonomy)
         return taxonomy
 
     @property
     def taxonomy(self) -> Taxonomy | None:
-        path = self.settings.taxonomy_path
-        return Taxonomy.load(path) if path.is_file() else None
+        stored = load_taxonomy(self.history)
+        legacy = self.settings.taxonomy_path
+        if stored is None and self.settings.database_url is None and legacy.is_file():
+            # A data dir from before the taxonomy moved into the database: move it in once.
+            stored = Taxonomy.load(legacy)
+            save_taxonomy(self.history, stored)
+        return stored
 
     # --- train ---------------------------------------------------------------------------------
     @cached_property

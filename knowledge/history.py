@@ -23,6 +23,7 @@ from knowledge.migrations import migrate
 from knowledge.model_registry import MODELS_SCHEMA
 from knowledge.reviews import REVIEWS_SCHEMA, insert_review, supersede_pending
 from knowledge.schemas import Customer, Ticket
+from knowledge.taxonomy import TAXONOMY_SCHEMA
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -97,7 +98,9 @@ class History:
     def __init__(self, path: Path, database_url: str | None = None) -> None:
         self.path = path
         self.db: Database = open_database(database_url, path)
-        self.db.executescript(_SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA + ESCALATIONS_SCHEMA + MODELS_SCHEMA)
+        self.db.executescript(
+            _SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA + ESCALATIONS_SCHEMA + MODELS_SCHEMA + TAXONOMY_SCHEMA
+        )
         migrate(self.db)
 
     @property

@@ -6,14 +6,15 @@ created with our registered embedding function so Chroma never falls back to its
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from knowledge.chroma_local import open_local_chroma
+from knowledge.chroma_local import LocalChroma, open_local_chroma
+from knowledge.chroma_remote import RemoteChroma
 from knowledge.embeddings import CaseworkerEmbeddingFunction, Embedder
 from knowledge.schemas import ArticleChunk, Ticket
 
@@ -59,7 +60,10 @@ def _key(tenant: str, item_id: str) -> str:
 
 
 class KnowledgeStore:
-    def __init__(self, path: Path, embedder: Embedder, threads: int = 2) -> None:
+    """Tickets and KB chunks in Chroma: the directory at `path` (embedded, shared by this host's processes),
+    or the Chroma server at `url` (shared by every host)."""
+
+    def __init__(self, path: Path, embedder: Embedder, threads: int = 2, url: str | None = None) -> None:
         self.embedder = embedder
         function = CaseworkerEmbeddingFunction(threads=threads)
         metadata = {"embedding_model": embedder.model_id}
@@ -75,12 +79,14 @@ class KnowledgeStore:
                 built_with = (collection.metadata or {}).get("embedding_model")
                 if built_with != embedder.model_id:
                     raise StoreMismatchError(
-                        f"collection {collection.name!r} under {path} was built with {built_with!r}, "
+                        f"collection {collection.name!r} in {url or path} was built with {built_with!r}, "
                         f"not {embedder.model_id!r}: use a fresh --data-dir or re-ingest"
                     )
             return collections
 
-        self._chroma = open_local_chroma(path, open_collections)
+        self._chroma: LocalChroma | RemoteChroma = (
+            RemoteChroma(url, open_collections) if url else open_local_chroma(path, open_collections)
+        )
         self._batch = max(1, min(self._chroma.client.get_max_batch_size(), 1000))
 
     # --- writing -------------------------------------------------------------------------------
@@ -231,6 +237,22 @@ class KnowledgeStore:
             for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True):
                 yield str(meta["tenant"]), str(meta["ticket_id"]), np.asarray(vector, dtype=np.float32)
             offset += len(page["ids"])
+
+    def copy_into(self, other: KnowledgeStore, progress: Callable[[str, int], None] | None = None) -> None:
+        """Every record of both collections, vectors included, into `other` (moving to a Chroma server)."""
+        for name in (TICKETS, KB_CHUNKS):
+            offset = 0
+            while True:
+                with self._chroma.reading() as collections:
+                    page = collections[name].get(
+                        include=["embeddings", "documents", "metadatas"], limit=self._batch, offset=offset
+                    )
+                if not page["ids"]:
+                    break
+                other._upsert(name, page["ids"], np.asarray(page["embeddings"]), page["documents"], page["metadatas"])
+                offset += len(page["ids"])
+                if progress is not None:
+                    progress(name, len(page["ids"]))
 
     def counts(self) -> dict[str, int]:
         with self._chroma.reading() as collections:

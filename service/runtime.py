@@ -3,16 +3,12 @@ the service graph, built once from settings. Web handlers and workers call this,
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-import sqlite3
 import threading
 from functools import cached_property
 from typing import Any, TypeVar
 
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
@@ -29,6 +25,7 @@ from knowledge.escalations import EscalationBook
 from knowledge.jobs import Job, JobLease, JobQueue, NewJob
 from knowledge.reviews import Review, ReviewBook, ReviewConflict, ReviewDecision, ScheduledDecision
 from knowledge.schemas import Ticket
+from service.checkpoints import open_checkpointer
 from service.display import for_display, ticket_for_display
 from service.followup import content_key, continue_thread, previous_ticket
 from service.retraining import due_after_labels, due_on_schedule
@@ -78,22 +75,6 @@ def helpdesk_configs(s: Settings) -> HelpdeskConfigs:
     )  # fmt: skip
 
 
-#: Modules whose types travel in the graph state; only these may be revived from a checkpoint.
-STATE_MODULES = (
-    "agent.schemas", "agent.signals", "agent.llm_tasks", "knowledge.schemas", "knowledge.jobs", "knowledge.reviews",
-    "tools.customer",
-)  # fmt: skip
-
-
-def state_types() -> list[tuple[str, str]]:
-    allowed = []
-    for name in STATE_MODULES:
-        module = importlib.import_module(name)
-        allowed += [(name, attr) for attr, obj in vars(module).items()
-                    if isinstance(obj, type) and obj.__module__ == name]  # fmt: skip
-    return allowed
-
-
 class ServiceRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -107,9 +88,9 @@ class ServiceRuntime:
         self.reviews = ReviewBook(self.workspace.history)
         self.escalations = EscalationBook(self.workspace.history)
         self.helpdesks = helpdesk_configs(settings)
-        conn = sqlite3.connect(settings.checkpoints_path, check_same_thread=False, timeout=30)
-        self.checkpointer = SqliteSaver(conn, serde=JsonPlusSerializer(allowed_msgpack_modules=state_types()))
-        self.checkpointer.setup()
+        self.checkpointer, self._close_checkpointer = open_checkpointer(
+            settings.database_url, settings.checkpoints_path
+        )
         self._context: TriageContext | None = None
         self._context_lock = threading.Lock()
 
@@ -133,7 +114,7 @@ class ServiceRuntime:
         return self._context
 
     def close(self) -> None:
-        self.checkpointer.conn.close()
+        self._close_checkpointer()
         self.workspace.history.close()
 
     # --- intake ----------------------------------------------------------------------------------
