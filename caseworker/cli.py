@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from caseworker.cli_eval import eval_command
@@ -57,6 +58,18 @@ class Mode(StrEnum):
 
 
 Tenant = Annotated[str | None, typer.Option("--tenant", help="Tenant for rows that name none (default: 'default').")]
+LabelValues = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--values",
+        help="FIELD=RAW:NORM[,RAW:NORM]: your label codes onto ours, e.g. --values priority=1:P0,2:P1,3:P2,4:P3 "
+        "(repeatable). Mapped values are then normalised and checked like any other.",
+    ),
+]
+LabelValuesFile = Annotated[
+    Path | None,
+    typer.Option("--values-file", help='TOML or JSON of the same: [priority] "1" = "P0" / {"priority": {"1": "P0"}}.'),
+]
 
 
 def settings_for(data_dir: Path | None, **options: object) -> Settings:
@@ -101,6 +114,8 @@ def ingest_tickets(
             "customer_id/name/tier/mrr; any other target is a label.",
         ),
     ] = None,
+    values: LabelValues = None,
+    values_file: LabelValuesFile = None,
     rejects: Annotated[
         Path | None, typer.Option(help="Where rejected rows go (default: FILE.rejects.txt beside the input).")
     ] = None,
@@ -109,11 +124,13 @@ def ingest_tickets(
 ) -> None:
     """Import tickets; re-importing updates changed tickets and never duplicates. Exits 1 if rows were rejected."""
     from knowledge.importers import ImportFileError, MappingError, parse_mapping, read_tickets
+    from knowledge.label_values import ValueMapError, load_value_map
 
     try:
+        value_map = load_value_map(values or [], values_file)
         column_map = parse_mapping(mapping) if mapping else None
-        report = read_tickets(file, column_map, tenant=tenant or "default")
-    except (MappingError, ImportFileError) as exc:
+        report = read_tickets(file, column_map, tenant=tenant or "default", values=value_map)
+    except (MappingError, ImportFileError, ValueMapError) as exc:
         raise fail(str(exc)) from exc
     workspace = workspace_for(data_dir)
     with progress_bar("Embedding tickets", len(report.tickets)) as bar:
@@ -129,10 +146,9 @@ def _report_rejects(report: ImportReport | KBImport, path: Path) -> None:
     written = report.write_rejects(path)
     if written is None:
         return
-    for reject in report.rejects[:10]:
-        err.print(f"  [yellow]{reject}[/yellow]", highlight=False)
-    if len(report.rejects) > 10:
-        err.print(f"  ... and {len(report.rejects) - 10} more")
+    # The same lines `caseworker eval` fails with when a field lost every value, so the fix reads the same.
+    for line in report.problem_lines():
+        err.print(f"  [yellow]{escape(line)}[/yellow]", highlight=False)
     err.print(f"rejected rows written to {written}")
     raise typer.Exit(EXIT_REJECTS)
 
