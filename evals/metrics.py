@@ -119,8 +119,9 @@ class DeltaInterval(BaseModel):
     delta: float
     low: float
     high: float
-    #: share of resamples in which ours scored higher (0.5: a coin toss)
+    #: shares of resamples in which ours scored higher / lower (the rest are ties)
     p_better: float
+    p_worse: float
 
 
 def _resampled_macro_f1(codes: np.ndarray, truth: np.ndarray, picks: np.ndarray, n_labels: int) -> np.ndarray:
@@ -167,7 +168,7 @@ def paired_bootstrap_delta(
     score = macro_f1 if metric == "macro_f1" else accuracy
     delta = score(truth, ours) - score(truth, theirs) if n else 0.0
     if n == 0 or resamples == 0:
-        return DeltaInterval(delta=delta, low=delta, high=delta, p_better=float(delta > 0))
+        return DeltaInterval(delta=delta, low=delta, high=delta, p_better=float(delta > 0), p_worse=float(delta < 0))
     labels = sorted({*truth, *ours, *theirs} - {INVALID})
     index = {label: i for i, label in enumerate(labels)}
     k = len(labels)
@@ -188,7 +189,11 @@ def paired_bootstrap_delta(
             )
     low, high = np.percentile(deltas, [2.5, 97.5])
     return DeltaInterval(
-        delta=float(delta), low=round(float(low), 6), high=round(float(high), 6), p_better=float((deltas > 0).mean())
+        delta=float(delta),
+        low=round(float(low), 6),
+        high=round(float(high), 6),
+        p_better=float((deltas > 0).mean()),
+        p_worse=float((deltas < 0).mean()),
     )
 
 

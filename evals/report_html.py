@@ -226,7 +226,8 @@ def _field_section(name: str, f: FieldReport, report: EvalReport) -> str:
         d = f.baseline_delta["macro_f1"]
         versus = (
             f"<p>Δ macro-F1 vs <code>{escape(report.baseline)}</code>: <b>{_delta(d.delta)}</b> (95 % paired "
-            f"bootstrap {d.low:+.4f} to {d.high:+.4f}; ours higher in {d.p_better:.0%} of resamples).</p>"
+            f"bootstrap {d.low:+.4f} to {d.high:+.4f}; ours higher in {d.p_better:.0%} of resamples, "
+            f"lower in {d.p_worse:.0%}).</p>"
         )
     target = (
         f"confidence ≥ {t.threshold:.4f} reaches {_pct(t.accuracy)} % accuracy on {_pct(t.coverage)} % of tickets"

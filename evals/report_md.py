@@ -64,7 +64,7 @@ def _field_summary(name: str, f: FieldReport, report: EvalReport) -> list[str]:
         lines.append(
             f"Δ macro-F1 vs `{report.baseline}`: {_signed(d.delta, percent=False)} (95 % paired bootstrap "
             f"{_signed(d.low, percent=False)} to {_signed(d.high, percent=False)}; ours higher in "
-            f"{d.p_better:.0%} of resamples)."
+            f"{d.p_better:.0%} of resamples, lower in {d.p_worse:.0%})."
         )
     lines.append(
         f"Accuracy 95 % bootstrap interval: {_pct(lo)}–{_pct(hi)} %. "

@@ -103,13 +103,11 @@ class ImportReport(_WritesRejects):
 
 
 def _map_hint(name: str, codes: list[str]) -> str:
-    shown = ", ".join(codes[:8]) + (f" and {len(codes) - 8:,} more" if len(codes) > 8 else "")
-    if name == "priority":
-        example = ",".join(f"{code}:{target}" for code, target in zip(codes[:2], PRIORITIES, strict=False))
-        targets = "/".join(PRIORITIES)
-        return f"map them to {targets} with --values priority={example},... or --values-file (yours: {shown})"
-    example = ",".join(f"{code}:NAME" for code in codes[:2])
-    return f"map them with --values {name}={example},... or --values-file (yours: {shown})"
+    codes = sorted(codes, key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
+    target = "P?" if name == "priority" else "NAME"
+    example = ",".join(f"{code}:{target}" for code in codes[:8]) + (",..." if len(codes) > 8 else "")
+    goal = f"each to one of {', '.join(PRIORITIES)}" if name == "priority" else "each to the label you mean"
+    return f"map {goal} with --values {name}={example} or a --values-file"
 
 
 # ---------------------------------------------------------------------------------------------
