@@ -92,6 +92,14 @@ def _summary(report: EvalReport) -> None:
             )
             out.print(f"  {name}: mean macro-F1 over {column} = {sl.mean_macro_f1:.4f} ({theirs})", highlight=False)
     out.print(table)
+    for name, f in report.fields.items():
+        if "macro_f1" in f.baseline_delta:
+            d = f.baseline_delta["macro_f1"]
+            out.print(
+                f"{name}: macro-F1 minus {report.baseline} {d.delta:+.4f} (95 % paired bootstrap {d.low:+.4f} to "
+                f"{d.high:+.4f})",
+                highlight=False,
+            )
     if report.oos is not None:
         o = report.oos
         out.print(
@@ -187,8 +195,9 @@ def eval_command(
     """Evaluate triage on labelled tickets: an isolated store is built from --train, --test is triaged
     through the real graph, and report.json/.md/.html are written to --out. Exits 1 when a bar is missed."""
     from evals.datasets import DatasetError, DatasetSpec
-    from evals.report import build_report, check_bars, parse_bars, write_reports
+    from evals.report import build_report, check_bars, parse_bars
     from evals.report import compare as compare_reports
+    from evals.report_files import write_reports
     from evals.runner import RunConfig, run_eval
     from evals.suites import DATA_ROOT_ENV, SuiteError, load_suite
     from knowledge.importers import ImportFileError, MappingError

@@ -18,7 +18,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from knowledge.label_values import LabelNames, ValueMap
-from knowledge.schemas import DEFAULT_TENANT, PRIORITIES, STANDARD_LABELS, Ticket, normalise_priority, stable_id
+from knowledge.rejects import Reject, WritesRejects, emptied_labels, label_summaries
+from knowledge.schemas import DEFAULT_TENANT, STANDARD_LABELS, Ticket, normalise_priority, stable_id
 
 # Issue bodies and ticket threads can exceed the csv module's 128 KiB default per field; they are data, not errors.
 csv.field_size_limit(2**31 - 1)
@@ -36,45 +37,8 @@ class ImportFileError(Exception):
         self.path = str(path)
 
 
-@dataclass(frozen=True)
-class Reject:
-    file: str
-    line: int
-    field: str
-    reason: str
-    #: The rejected value itself, when one value was the problem (it names the codes to map in a summary).
-    value: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.reason}"
-
-
-class _WritesRejects:
-    rejects: list[Reject]
-
-    def summaries(self) -> list[str]:
-        return []
-
-    def problem_lines(self, limit: int = 10) -> list[str]:
-        """What `ingest` prints and `eval` fails with: the first rejects, then any per-field summary."""
-        lines = [str(r) for r in self.rejects[:limit]]
-        if len(self.rejects) > limit:
-            lines.append(f"... and {len(self.rejects) - limit:,} more")
-        return [*lines, *self.summaries()]
-
-    def write_rejects(self, path: Path) -> Path | None:
-        """Write one reject per line; with none, remove `path` instead. Returns the path written."""
-        # A rejects file left over from an earlier run would blame rows that now import fine.
-        if not self.rejects:
-            path.unlink(missing_ok=True)
-            return None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{reject}\n" for reject in self.rejects), encoding="utf-8")
-        return path
-
-
 @dataclass
-class ImportReport(_WritesRejects):
+class ImportReport(WritesRejects):
     tickets: list[Ticket] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     rows_read: int = 0
@@ -82,32 +46,11 @@ class ImportReport(_WritesRejects):
     names: LabelNames = field(default_factory=LabelNames)
 
     def summaries(self) -> list[str]:
-        """One line per label field that lost values, e.g. "priority: all 1,500 values rejected: ..."."""
-        lines = []
-        for name in dict.fromkeys(r.field for r in self.rejects if r.value is not None):
-            rejected = [r for r in self.rejects if r.field == name and r.value is not None]
-            kept = sum(name in t.labels for t in self.tickets)
-            total = len(rejected) + kept
-            how = f"all {total:,} values" if not kept else f"{len(rejected):,} of {total:,} values"
-            codes = list(dict.fromkeys(r.value for r in rejected if r.value))
-            lines.append(f"{name}: {how} rejected: {rejected[0].reason}; {_map_hint(name, codes)}")
-        return lines
+        return label_summaries(self.rejects, [t.labels for t in self.tickets])
 
     def emptied_labels(self) -> list[str]:
         """Label fields none of whose values survived (every one rejected): a run on them means nothing."""
-        return [
-            name
-            for name in dict.fromkeys(r.field for r in self.rejects if r.value is not None)
-            if not any(name in t.labels for t in self.tickets)
-        ]
-
-
-def _map_hint(name: str, codes: list[str]) -> str:
-    codes = sorted(codes, key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
-    target = "P?" if name == "priority" else "NAME"
-    example = ",".join(f"{code}:{target}" for code in codes[:8]) + (",..." if len(codes) > 8 else "")
-    goal = f"each to one of {', '.join(PRIORITIES)}" if name == "priority" else "each to the label you mean"
-    return f"map {goal} with --values {name}={example} or a --values-file"
+        return emptied_labels(self.rejects, [t.labels for t in self.tickets])
 
 
 # ---------------------------------------------------------------------------------------------
