@@ -205,6 +205,9 @@ def read_tickets(
     `values` maps the user's label codes first (`--values`); every label then goes through the same
     normalisation and validation, mapped or not."""
     path = Path(path)
+    if mapping is not None and values is not None:
+        # A misspelt field (--values prority=...) would otherwise map nothing, silently.
+        values.check_fields(mapping.labels)
     suffix = path.suffix.lower()
     try:
         raw = path.read_bytes()

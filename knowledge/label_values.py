@@ -44,6 +44,15 @@ class ValueMap(BaseModel):
     def apply(self, field: str, raw: str) -> str:
         return self.fields.get(field, {}).get(raw.strip(), raw)
 
+    def check_fields(self, labels: Iterable[str]) -> None:
+        """Every mapped field must be one of `labels` (the labels a `--map` produces)."""
+        unknown = sorted(set(self.fields) - set(labels))
+        if unknown:
+            raise ValueMapError(
+                f"--values {', '.join(unknown)}: no label of that name is mapped (map it too, e.g. "
+                f"--map {unknown[0]}=COLUMN)"
+            )
+
     def specs(self) -> list[str]:
         """The mapping written back as `--values` specs (for reports)."""
         return [f"{name}={','.join(f'{r}:{n}' for r, n in pairs.items())}" for name, pairs in self.fields.items()]

@@ -107,6 +107,18 @@ def test_importer_maps_then_normalises_and_records_the_user_names(coded: Path) -
     assert report.names.inverse() == {"priority": {"P1": ["2"], "P3": ["4"]}, "queue": {"finance": ["billing"]}}
 
 
+def test_values_for_a_label_no_map_produces_is_an_error(coded: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueMapError, match=r"^--values prority: no label of that name is mapped"):
+        read_tickets(
+            coded / "train.csv", parse_mapping(["text=subject,body"]), values=parse_value_specs(["prority=1:P0"])
+        )
+    result = _invoke(
+        "eval", "--train", str(coded / "train.csv"), *MAP, "--values", "prority=2:P1", "--out", str(tmp_path)
+    )
+    assert result.exit_code == 2
+    assert "--values prority: no label of that name is mapped" in result.output
+
+
 def test_unmapped_codes_and_names_like_high_are_recorded_and_rejected_as_before(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     path.write_text(
