@@ -6,8 +6,9 @@
 
 Reads the datasets from ../shared/data (see its README for sources and published figures) and never
 copies their text anywhere. Embeddings are cached under --cache-dir (default: the system temp dir),
-keyed by a hash of the texts, so re-runs measure the classifier alone. Exits 0 with "skipped: ..."
-when the data folder is absent.
+keyed by a hash of the texts, so re-runs measure the classifier alone. The TF-IDF + LR baseline printed
+beside it is `evals.baselines.tfidf_lr`, the one every eval report compares with (--no-baseline skips
+it). Exits 0 with "skipped: ..." when the data folder is absent.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from agent.local_model import LocalModel  # noqa: E402
+from evals.baselines import PRIMARY_BASELINE, tfidf_lr  # noqa: E402
+from evals.metrics import macro_f1, paired_bootstrap_delta  # noqa: E402
 
 # Issue bodies can hold whole logs; the csv module's default 128 KiB field limit rejects some.
 csv.field_size_limit(2**31 - 1)
@@ -96,12 +99,6 @@ def embed(texts: list[str], cache_dir: Path, threads: int) -> tuple[np.ndarray, 
     return vectors, seconds
 
 
-def macro_f1(truth: list[str], predicted: list[str]) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(truth, predicted, average="macro"))
-
-
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     which = np.minimum((confidence * bins).astype(int), bins - 1)
     return float(
@@ -120,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "caseworker_emb_cache")
     parser.add_argument("--threads", type=int, default=2, help="embedding threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF + LR baseline (minutes on 10k)")
     args = parser.parse_args(argv)
 
     folder = required_path(args.dataset, args.data_root)
@@ -171,6 +169,17 @@ def main(argv: list[str] | None = None) -> int:
         f"predict        {predict_s:.2f}s batch ({predict_s / len(test.texts) * 1000:.2f} ms/ticket), "
         f"{single_ms:.1f} ms/ticket one at a time"
     )
+    if not args.no_baseline:
+        # The same baseline, same code, as every `caseworker eval` report compares with.
+        started = time.perf_counter()
+        baseline = tfidf_lr(train.texts, train.labels, test.texts, seed=args.seed).values
+        delta = paired_bootstrap_delta(test.labels, predicted, baseline, seed=args.seed)
+        print(
+            f"{PRIMARY_BASELINE:14s} macro-F1 {macro_f1(test.labels, baseline):.4f}, accuracy "
+            f"{np.mean([b == t for b, t in zip(baseline, test.labels, strict=True)]) * 100:.2f} % "
+            f"({time.perf_counter() - started:.0f}s); ours minus it: {delta.delta:+.4f} macro-F1 "
+            f"(95 % paired bootstrap {delta.low:+.4f} to {delta.high:+.4f})"
+        )
     print(f"published      {PUBLISHED[args.dataset]}")
     return 0
 

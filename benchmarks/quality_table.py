@@ -1,5 +1,6 @@
-"""The quality bar: every bundled eval suite through the real triage graph, against TF-IDF + LR and the
-published figures, with wall times (run on demand, not in the test suite).
+"""The quality bar: every bundled eval suite through the real triage graph, against TF-IDF + LR (word 1-2 +
+char_wb 2-5, `evals.baselines`) and the published figures, with wall times (run on demand, not in the test
+suite). The Δ column is the field's macro-F1 minus the baseline's, with a paired bootstrap interval.
 
     .venv/bin/python benchmarks/quality_table.py                    # all suites in evals/suites/
     .venv/bin/python benchmarks/quality_table.py nlbse24_gate clinc150
@@ -22,7 +23,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from evals.report import build_report, check_bars, lookup, write_reports  # noqa: E402
+from evals.baselines import PRIMARY_BASELINE  # noqa: E402
+from evals.report import build_report, check_bars, lookup  # noqa: E402
+from evals.report_files import write_reports  # noqa: E402
 from evals.runner import RunConfig, run_eval  # noqa: E402
 from evals.suites import Published, Suite, bundled_suites, load_suite  # noqa: E402
 
@@ -68,20 +71,23 @@ def _row(suite: Suite, p: Published, report: dict[str, Any], wall_s: float, comm
         ours = lookup(report, p.key)
         shown_key = p.key
         if len(parts) == 2:
-            theirs = lookup(report, f"baselines.tfidf_lr.{parts[0]}.{parts[1]}")
+            theirs = lookup(report, f"baselines.{PRIMARY_BASELINE}.{parts[0]}.{parts[1]}")
         elif len(parts) == 4 and parts[1] == "slices":
-            theirs = lookup(report, f"baselines.tfidf_lr.{parts[0]}.slices.{parts[2]}")
+            theirs = lookup(report, f"baselines.{PRIMARY_BASELINE}.{parts[0]}.slices.{parts[2]}")
         else:
             theirs = None
         holds = ours is not None and p.bar is not None and ours >= p.bar
         published = _fmt(p.value, p.key)
     verdict = "–" if p.bar is None else ("holds" if holds else "MISSED")
+    delta = (report.get("fields", {}).get(parts[0], {}).get("baseline_delta") or {}).get("macro_f1")
+    versus = f"{delta['delta']:+.4f} [{delta['low']:+.4f}, {delta['high']:+.4f}]" if delta else "–"
     bar = "–" if p.bar is None else (f"+{p.bar:.2f} vs TF-IDF" if "delta" in p.key else _fmt(p.bar, p.key))
     return [
         suite.name,
         shown_key,
         _fmt(ours, shown_key),
         _fmt(theirs, shown_key),
+        versus,
         published,
         bar,
         verdict,
@@ -91,7 +97,8 @@ def _row(suite: Suite, p: Published, report: dict[str, Any], wall_s: float, comm
 
 
 def _markdown(rows: list[list[str]]) -> str:
-    header = ["dataset", "metric", "ours", "TF-IDF+LR", "published", "bar", "", "wall", "command"]
+    header = ["dataset", "metric", "ours", "TF-IDF+LR", "Δ macro-F1 vs TF-IDF+LR [95 % CI]", "published", "bar", "",
+              "wall", "command"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join([*row[:-1], f"`{row[-1]}`"]) + " |" for row in rows]
     return "\n".join(lines)

@@ -12,6 +12,8 @@ import typer
 from caseworker.cli_common import (
     EXIT_REJECTS,
     DataDir,
+    LabelValues,
+    LabelValuesFile,
     Mode,
     Tenant,
     err,
@@ -64,6 +66,8 @@ def ingest_tickets(
             "customer_id/name/tier/mrr; any other target is a label.",
         ),
     ] = None,
+    values: LabelValues = None,
+    values_file: LabelValuesFile = None,
     rejects: Annotated[
         Path | None, typer.Option(help="Where rejected rows go (default: FILE.rejects.txt beside the input).")
     ] = None,
@@ -72,11 +76,13 @@ def ingest_tickets(
 ) -> None:
     """Import tickets; re-importing updates changed tickets and never duplicates. Exits 1 if rows were rejected."""
     from knowledge.importers import ImportFileError, MappingError, parse_mapping, read_tickets
+    from knowledge.label_values import ValueMapError, load_value_map
 
     try:
+        value_map = load_value_map(values or [], values_file)
         column_map = parse_mapping(mapping) if mapping else None
-        report = read_tickets(file, column_map, tenant=tenant or "default")
-    except (MappingError, ImportFileError) as exc:
+        report = read_tickets(file, column_map, tenant=tenant or "default", values=value_map)
+    except (MappingError, ImportFileError, ValueMapError) as exc:
         raise fail(str(exc)) from exc
     workspace = workspace_for(data_dir)
     with progress_bar("Embedding tickets", len(report.tickets)) as bar:
@@ -92,10 +98,9 @@ def _report_rejects(report: ImportReport | KBImport, path: Path) -> None:
     written = report.write_rejects(path)
     if written is None:
         return
-    for reject in report.rejects[:10]:
-        err.print(f"  [yellow]{markup_safe(str(reject), 500)}[/yellow]", highlight=False)
-    if len(report.rejects) > 10:
-        err.print(f"  ... and {len(report.rejects) - 10} more")
+    # The same lines `caseworker eval` fails with when a field lost every value, so the fix reads the same.
+    for line in report.problem_lines():
+        err.print(f"  [yellow]{markup_safe(line, 500)}[/yellow]", highlight=False)
     err.print(f"rejected rows written to {written}")
     raise typer.Exit(EXIT_REJECTS)
 

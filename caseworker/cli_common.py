@@ -35,6 +35,18 @@ class Mode(StrEnum):
 
 
 Tenant = Annotated[str | None, typer.Option("--tenant", help="Tenant for rows that name none (default: 'default').")]
+LabelValues = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--values",
+        help="FIELD=RAW:NORM[,RAW:NORM]: your label codes onto ours, e.g. --values priority=1:P0,2:P1,3:P2,4:P3 "
+        "(repeatable). Mapped values are then normalised and checked like any other.",
+    ),
+]
+LabelValuesFile = Annotated[
+    Path | None,
+    typer.Option("--values-file", help='TOML or JSON of the same: [priority] "1" = "P0" / {"priority": {"1": "P0"}}.'),
+]
 
 
 def settings_for(data_dir: Path | None, **options: object) -> Settings:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -91,6 +92,14 @@ def _summary(report: EvalReport) -> None:
             )
             out.print(f"  {name}: mean macro-F1 over {column} = {sl.mean_macro_f1:.4f} ({theirs})", highlight=False)
     out.print(table)
+    for name, f in report.fields.items():
+        if "macro_f1" in f.baseline_delta:
+            d = f.baseline_delta["macro_f1"]
+            out.print(
+                f"{name}: macro-F1 minus {report.baseline} {d.delta:+.4f} (95 % paired bootstrap {d.low:+.4f} to "
+                f"{d.high:+.4f})",
+                highlight=False,
+            )
     if report.oos is not None:
         o = report.oos
         out.print(
@@ -141,6 +150,16 @@ def eval_command(
         list[str] | None,
         typer.Option("--map", help="TARGET=COLUMN as for `ingest tickets`; every label target is scored."),
     ] = None,
+    values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--values",
+            help="FIELD=RAW:NORM[,RAW:NORM] as for `ingest tickets`, e.g. --values priority=1:P0,2:P1,3:P2,4:P3.",
+        ),
+    ] = None,
+    values_file: Annotated[
+        Path | None, typer.Option("--values-file", help="TOML or JSON of the same, one table per field.")
+    ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Where report.json/.md/.html go.")] = Path("eval-report"),
     mode: Annotated[str | None, typer.Option(help="Triage mode (only 'local' today).")] = None,
     minimum: Annotated[
@@ -176,15 +195,19 @@ def eval_command(
     """Evaluate triage on labelled tickets: an isolated store is built from --train, --test is triaged
     through the real graph, and report.json/.md/.html are written to --out. Exits 1 when a bar is missed."""
     from evals.datasets import DatasetError, DatasetSpec
-    from evals.report import build_report, check_bars, parse_bars, write_reports
+    from evals.report import build_report, check_bars, parse_bars
     from evals.report import compare as compare_reports
+    from evals.report_files import write_reports
     from evals.runner import RunConfig, run_eval
     from evals.suites import DATA_ROOT_ENV, SuiteError, load_suite
     from knowledge.importers import ImportFileError, MappingError
+    from knowledge.label_values import ValueMapError, load_value_map, merge_value_maps
 
     overrides = _settings_overrides(setting or [], mode)
     try:
         min_bars, max_bars = parse_bars(minimum or []), parse_bars(maximum or [])
+        # Parsed here, before any work, so a bad --values fails in a second like `ingest tickets` does.
+        value_map = load_value_map(values or [], values_file)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     options: dict[str, Any] = {
@@ -211,6 +234,9 @@ def eval_command(
             data = config.dataset.model_dump()
             data["slices"] = [*data["slices"], *(s for s in slices or [] if s not in data["slices"])]
             data.update({k: v for k, v in {"per_class": per_class, "limit_test": limit_test}.items() if v is not None})
+            data["values"] = merge_value_maps(
+                [config.dataset.value_map(), value_map], "the suite's [dataset.values] and --values"
+            ).fields
             config.dataset = DatasetSpec.model_validate(data)
             min_bars, max_bars = {**loaded.min, **min_bars}, {**loaded.max, **max_bars}
         else:
@@ -220,6 +246,7 @@ def eval_command(
                 train=train,
                 test=test,
                 map=mapping or [],
+                values=value_map.fields,
                 slices=slices or [],
                 per_class=per_class,
                 limit_test=limit_test,
@@ -227,7 +254,7 @@ def eval_command(
                 oos_train_splits=["oos_train"] if oos_train else [],
             )
             config = RunConfig(dataset=spec, settings=overrides, **{k: v for k, v in options.items() if v is not None})
-    except (SuiteError, ValidationError) as exc:
+    except (SuiteError, ValidationError, ValueMapError) as exc:
         raise _fail(str(exc)) from exc
     previous = None
     if compare is not None:
@@ -250,7 +277,13 @@ def eval_command(
             hooks.stage("Scoring", None)
             report = build_report(record)
             hooks.stage("Done", 1)(1)
-    except (DatasetError, ImportFileError, MappingError, ValidationError, ValueError) as exc:
+    except DatasetError as exc:
+        err.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
+        # The lines `caseworker ingest tickets` prints for the same file, word for word.
+        for line in exc.lines:
+            err.print(f"  [yellow]{escape(line)}[/yellow]", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except (ImportFileError, MappingError, ValidationError, ValueError) as exc:
         raise _fail(str(exc)) from exc
 
     report.bars = check_bars(report.model_dump(mode="json"), min_bars, max_bars)

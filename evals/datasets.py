@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from knowledge.importers import ImportFileError, Reject, parse_mapping, read_tickets
+from knowledge.importers import ImportFileError, ImportReport, Reject, parse_mapping, read_tickets
+from knowledge.label_values import LabelNames, ValueMap, check_values
 from knowledge.schemas import Ticket
 
 _SLICE_PREFIX = "__slice__"
@@ -32,7 +33,14 @@ RESOLVED_PLACEHOLDER = "(labelled in the eval training set; no reply recorded)"
 
 
 class DatasetError(Exception):
-    """A dataset that cannot be used at all (missing file, no labels, bad split names)."""
+    """A dataset that cannot be used at all (missing file, no labels, bad split names).
+
+    `lines` are details printed one per line under the message (the importer's rejects)."""
+
+    def __init__(self, message: str, lines: list[str] | None = None) -> None:
+        self.message = message
+        self.lines = lines or []
+        super().__init__("\n".join([message, *self.lines]))
 
 
 class DatasetSpec(BaseModel):
@@ -45,6 +53,9 @@ class DatasetSpec(BaseModel):
     #: Omitted for tabular data: `test_fraction` of the training file is held out (stratified).
     test: Path | None = None
     map: list[str] = Field(default_factory=list)
+    #: The user's label codes onto ours, FIELD -> {RAW: NORM} (`--values`, `--values-file`, or a suite's
+    #: `[dataset.values.priority]` table); applied before the usual normalisation, as in `ingest tickets`.
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: CLINC-style JSON: the label name, the splits to use, and whether oos_train joins the training set.
     label: str = "intent"
     train_splits: list[str] = Field(default_factory=lambda: ["train"])
@@ -66,6 +77,16 @@ class DatasetSpec(BaseModel):
     escalation_values: list[str] = Field(default_factory=lambda: ["1", "true", "yes", "escalate", "escalated"])
     #: Give reply-less training tickets a placeholder reply so retrieval treats them as resolved history.
     mark_resolved: bool = True
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _check_values(cls, value: object) -> object:
+        if isinstance(value, ValueMap):
+            return value.fields
+        return check_values(value, "values").fields if isinstance(value, dict) else value
+
+    def value_map(self) -> ValueMap:
+        return ValueMap(fields=self.values)
 
     @model_validator(mode="after")
     def _check(self) -> DatasetSpec:
@@ -96,6 +117,8 @@ class EvalDataset:
     fields: list[str]
     rejects: list[Reject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: FIELD -> our label -> the user's own names for it (only labels renamed on the way in)
+    label_names: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def known_labels(self, name: str) -> set[str]:
         return {t.labels[name] for t in self.train if name in t.labels} | {
@@ -107,10 +130,11 @@ def load_dataset(spec: DatasetSpec) -> EvalDataset:
     for path in (spec.train, spec.test):
         if path is not None and not path.is_file():
             raise DatasetError(f"{path}: no such file")
+    names = LabelNames()
     if spec.resolved_format() == "clinc":
-        train, test_rows, notes, rejects = _load_clinc(spec)
+        train, test_rows, notes, rejects = _load_clinc(spec, names)
     else:
-        train, test_rows, notes, rejects = _load_tabular(spec)
+        train, test_rows, notes, rejects = _load_tabular(spec, names)
     if spec.per_class is not None:
         train, note = _per_class(train, spec)
         notes.append(note)
@@ -135,7 +159,7 @@ def load_dataset(spec: DatasetSpec) -> EvalDataset:
         test_rows = sorted(rng.sample(test_rows, spec.limit_test), key=lambda t: t.id)
         notes.append(f"test set limited to a random {spec.limit_test} rows (seed {spec.seed})")
     test = [_test_case(i, ticket, spec) for i, ticket in enumerate(test_rows)]
-    return EvalDataset(train=train, test=test, fields=fields, rejects=rejects, notes=notes)
+    return EvalDataset(train=train, test=test, fields=fields, rejects=rejects, notes=notes, label_names=names.inverse())
 
 
 def _without_label(ticket: Ticket, name: str) -> Ticket:
@@ -159,19 +183,31 @@ def _strip_slices(ticket: Ticket) -> Ticket:
     return ticket.model_copy(update={"labels": labels})
 
 
-def _load_tabular(spec: DatasetSpec) -> tuple[list[Ticket], list[Ticket], list[str], list[Reject]]:
+def _read(path: Path, spec: DatasetSpec, names: LabelNames) -> ImportReport:
+    """`ingest tickets`' reader with the same value mapping; a label that lost every value fails with the
+    lines `ingest tickets` prints for the same file, not a vaguer complaint later on."""
     # Slice columns ride along as prefixed labels, so rows the importer rejects drop their slice too.
     specs = [*spec.map, *(f"{_SLICE_PREFIX}{name}={name}" for name in spec.slices)]
-    mapping = parse_mapping(specs)
-    train_report = read_tickets(spec.train, mapping)
-    notes: list[str] = []
+    report = read_tickets(path, parse_mapping(specs), values=spec.value_map())
+    emptied = report.emptied_labels()
+    if emptied or (report.rejects and not report.tickets):
+        what = f"every {' and '.join(emptied)} value" if emptied else "every row"
+        raise DatasetError(f"{path}: {what} was rejected:", report.problem_lines())
+    names.update(report.names)
+    return report
+
+
+def _load_tabular(spec: DatasetSpec, names: LabelNames) -> tuple[list[Ticket], list[Ticket], list[str], list[Reject]]:
+    train_report = _read(spec.train, spec, names)
+    notes: list[str] = train_report.summaries()
     rejects = list(train_report.rejects)
     if spec.test is not None:
-        test_report = read_tickets(spec.test, mapping)
+        test_report = _read(spec.test, spec, names)
+        notes.extend(test_report.summaries())
         rejects.extend(test_report.rejects)
         train_tickets, test_tickets = train_report.tickets, test_report.tickets
     else:
-        field_name = spec.primary_field or _first_label(mapping.labels)
+        field_name = spec.primary_field or _first_label(parse_mapping(spec.map).labels)
         train_tickets, test_tickets = stratified_split(train_report.tickets, field_name, spec.test_fraction, spec.seed)
         notes.append(
             f"no test file: a stratified {spec.test_fraction:.0%} of {spec.train.name} by {field_name!r} "
@@ -225,7 +261,7 @@ def _per_class(train: list[Ticket], spec: DatasetSpec) -> tuple[list[Ticket], st
     return picked, f"training set subsampled to {spec.per_class} rows per {field_name!r} class (seed {spec.seed})"
 
 
-def _load_clinc(spec: DatasetSpec) -> tuple[list[Ticket], list[Ticket], list[str], list[Reject]]:
+def _load_clinc(spec: DatasetSpec, names: LabelNames) -> tuple[list[Ticket], list[Ticket], list[str], list[Reject]]:
     try:
         data = json.loads(spec.train.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -237,6 +273,7 @@ def _load_clinc(spec: DatasetSpec) -> tuple[list[Ticket], list[Ticket], list[str
     if missing:
         raise DatasetError(f"{spec.train}: split(s) {', '.join(missing)} not found (has: {', '.join(data)})")
     rejects: list[Reject] = []
+    values = spec.value_map()
 
     def rows(splits: list[str], oos: bool) -> list[Ticket]:
         out = []
@@ -245,12 +282,14 @@ def _load_clinc(spec: DatasetSpec) -> tuple[list[Ticket], list[Ticket], list[str
                 if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
                     rejects.append(Reject(str(spec.train), i + 1, split, "expected [text, label]"))
                     continue
-                text, label = item
-                label = spec.oos_label if oos and spec.oos_label else label
+                text, raw = item
+                label = spec.oos_label if oos and spec.oos_label else values.apply(spec.label, raw)
                 if not text.strip():
                     rejects.append(Reject(str(spec.train), i + 1, split, "empty text"))
                     continue
                 out.append(Ticket(id=f"{split}-{i}", subject="", body=text, labels={spec.label: label}))
+                if not oos:
+                    names.record(spec.label, raw.strip(), label)
         return out
 
     train = rows(spec.train_splits, False) + rows(spec.oos_train_splits, True)

@@ -1,4 +1,4 @@
-"""The eval report: metrics from a run's records, report.json / report.md / report.html, `--min`/`--max`
+"""The eval report: metrics from a run's records (written out by `evals.report_files`), `--min`/`--max`
 bars and `--compare` against an older report.json.
 
 report.json is the machine-readable contract: ``fields.<label>.{accuracy, macro_f1, weighted_f1, ece, ...}``,
@@ -8,18 +8,18 @@ it by dotted path, so anything in it can gate a build.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from evals import metrics
-from evals.metrics import DetectionScores, FieldScores
+from evals.baselines import PRIMARY_BASELINE, TFIDF_LR
+from evals.metrics import DeltaInterval, DetectionScores, FieldScores
 from evals.runner import Outcome, RunRecord, scored_rows
+from knowledge.label_values import display
 
 REPORT_SCHEMA_VERSION = "1"
 #: Metrics where lower is better (for --compare and deltas).
@@ -43,6 +43,15 @@ class FieldReport(FieldScores):
     slices: dict[str, SliceScores] = Field(default_factory=dict)
     #: baseline -> metric -> ours minus theirs (for ece, negative is better); slice means as mean_macro_f1_by_COLUMN
     delta: dict[str, dict[str, float]] = Field(default_factory=dict)
+    #: metric (macro_f1, accuracy) -> ours minus the primary baseline with a paired bootstrap interval;
+    #: gate on `FIELD.baseline_delta.macro_f1.low` to demand a margin the test set can vouch for
+    baseline_delta: dict[str, DeltaInterval] = Field(default_factory=dict)
+    #: our label -> the user's own names for it (`--values`, or names like "high" normalised to P1)
+    label_names: dict[str, list[str]] = Field(default_factory=dict)
+
+    def display(self, label: str) -> str:
+        """`P1 (yours: "2")`, or the label alone when the user used our name."""
+        return display(label, self.label_names)
 
 
 class BaselineScores(BaseModel):
@@ -101,6 +110,8 @@ class DatasetInfo(BaseModel):
     fields: list[str]
     rejects: int
     mapping: list[str]
+    #: the user's label codes onto ours (`--values`), FIELD -> {RAW: NORM}
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
 class BarResult(BaseModel):
@@ -121,6 +132,9 @@ class EvalReport(BaseModel):
     settings: dict[str, Any]
     fields: dict[str, FieldReport]
     baselines: dict[str, dict[str, BaselineScores]]
+    #: the baseline `baseline_delta` and the headline comparison use, and its exact recipe
+    baseline: str = PRIMARY_BASELINE
+    baseline_config: dict[str, Any] = Field(default_factory=dict)
     oos: OosReport | None
     decisions: DecisionMix
     escalation: DetectionScores | None
@@ -168,7 +182,11 @@ def _field(record: RunRecord, name: str) -> tuple[FieldReport, dict[str, Baselin
     )
     normalised = metrics.normalise_predictions([g[0] if g else None for g in guesses], known)
     columns = record.config.dataset.slices
-    report = FieldReport(**scores.model_dump(), slices=_slices(rows, truth, normalised, columns))
+    report = FieldReport(
+        **scores.model_dump(),
+        slices=_slices(rows, truth, normalised, columns),
+        label_names=record.dataset.label_names.get(name, {}),
+    )
     baselines: dict[str, BaselineScores] = {}
     for baseline, per_field in record.baselines.items():
         if name not in per_field:
@@ -187,6 +205,13 @@ def _field(record: RunRecord, name: str) -> tuple[FieldReport, dict[str, Baselin
         for column, score in baselines[baseline].slices.items():
             delta[f"mean_macro_f1_by_{column}"] = report.slices[column].mean_macro_f1 - score
         report.delta[baseline] = delta
+        if baseline == PRIMARY_BASELINE:
+            report.baseline_delta = {
+                m: metrics.paired_bootstrap_delta(
+                    truth, normalised, b_pred, metric=m, resamples=record.config.bootstrap, seed=record.config.seed
+                )
+                for m in ("macro_f1", "accuracy")
+            }
     return report, baselines
 
 
@@ -259,10 +284,12 @@ def build_report(record: RunRecord) -> EvalReport:
             fields=record.dataset.fields,
             rejects=len(record.dataset.rejects),
             mapping=spec.map,
+            values=spec.values,
         ),
         settings=record.settings,
         fields=fields,
         baselines=baselines,
+        baseline_config=TFIDF_LR.model_dump(mode="json") if record.baselines else {},
         oos=_oos(record),
         decisions=DecisionMix(
             n=n,
@@ -372,37 +399,3 @@ def compare(old: dict[str, Any], new: dict[str, Any], *, tolerance: float = 1e-9
         better = None if abs(delta) <= tolerance or key.startswith("decisions.") else (delta < 0) == lower
         changes.append(Change(key=key, old=before[key], new=after[key], delta=delta, better=better))
     return changes
-
-
-def write_reports(report: EvalReport, record: RunRecord, out: Path) -> dict[str, Path]:
-    from evals.report_html import render_html
-    from evals.report_md import render_markdown
-
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
-    paths["json"].write_text(report.model_dump_json(indent=2), encoding="utf-8")
-    paths["md"].write_text(render_markdown(report), encoding="utf-8")
-    paths["html"].write_text(render_html(report), encoding="utf-8")
-    with (out / "predictions.jsonl").open("w", encoding="utf-8") as handle:
-        for o in record.outcomes:
-            row = {
-                "id": o.case.source_id,
-                "truth": o.case.truth,
-                "predicted": {
-                    k: {"value": v, "confidence": c} for k, v, c in ((k, *p) for k, p in o.predicted.items())
-                },
-                "out_of_scope": o.case.out_of_scope,
-                "novel": o.novel,
-                "max_similarity": o.max_similarity,
-                "action": o.action,
-                "reason": o.reason,
-                "latency_ms": o.latency_ms,
-                "slices": o.case.slices,
-                "error": o.error,
-            }
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    paths["predictions"] = out / "predictions.jsonl"
-    if record.dataset.rejects:
-        paths["rejects"] = out / "rejects.txt"
-        paths["rejects"].write_text("".join(f"{r}\n" for r in record.dataset.rejects), encoding="utf-8")
-    return paths

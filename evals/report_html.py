@@ -6,7 +6,7 @@ red), the reliability diagram and the coverage-accuracy curve; plus the out-of-s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 from evals.metrics import INVALID, Confusion, CoveragePoint, ReliabilityBin, TargetThreshold
@@ -32,6 +32,10 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | None, digits: int = 4) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _scores3(*values: float) -> list[str]:
+    return [_num(v, 3) for v in values]
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -140,12 +144,12 @@ def similarity_svg(points: Sequence[SimilarityPoint], current: float | None) -> 
     return f'<svg xmlns="http://www.w3.org/2000/svg" width="370" height="360" role="img">{"".join(parts)}</svg>'
 
 
-def confusion_svg(c: Confusion) -> str:
-    """Row-normalised heat-map; each cell's tooltip gives the count. Labels shown when they fit."""
+def confusion_svg(c: Confusion, show: Callable[[str], str] = str) -> str:
+    """Row-normalised heat-map; each cell's tooltip gives the count. Labels (as `show` writes them) when they fit."""
     n_rows, n_cols = len(c.labels), len(c.columns)
     cell = max(4.0, min(28.0, 900.0 / max(n_cols, 1)))
     show_labels = cell >= 9
-    margin = 8 + (min(max((len(x) for x in c.columns), default=4), 28) * 6.2 if show_labels else 0)
+    margin = 8 + (min(max((len(show(x)) for x in c.columns), default=4), 28) * 6.2 if show_labels else 0)
     width, height = margin + n_cols * cell + 8, margin + n_rows * cell + 8
     parts = []
     for r, (label, counts) in enumerate(zip(c.labels, c.matrix, strict=True)):
@@ -154,7 +158,7 @@ def confusion_svg(c: Confusion) -> str:
         if show_labels:
             parts.append(
                 f'<text x="{margin - 4}" y="{y + cell * 0.7:.1f}" font-size="{min(11, cell * 0.8):.0f}" '
-                f'text-anchor="end">{escape(label[:28])}</text>'
+                f'text-anchor="end">{escape(show(label)[:28])}</text>'
             )
         for k, (predicted, count) in enumerate(zip(c.columns, counts, strict=True)):
             share = count / total
@@ -164,7 +168,7 @@ def confusion_svg(c: Confusion) -> str:
                 fill = f"rgba(36,87,197,{share:.3f})" if count else "#fafbfc"
             parts.append(
                 f'<rect x="{margin + k * cell:.1f}" y="{y:.1f}" width="{cell - 0.5:.1f}" height="{cell - 0.5:.1f}" '
-                f'fill="{fill}"><title>truth {escape(label)} → {escape(predicted)}: {count} ({share:.1%})'
+                f'fill="{fill}"><title>truth {escape(show(label))} → {escape(show(predicted))}: {count} ({share:.1%})'
                 "</title></rect>"
             )
             if show_labels and cell >= 20 and count:
@@ -179,7 +183,7 @@ def confusion_svg(c: Confusion) -> str:
             parts.append(
                 f'<text x="{x:.1f}" y="{margin - 4}" font-size="{min(11, cell * 0.8):.0f}" '
                 f'transform="rotate(-60 {x:.1f} {margin - 4})" '
-                f'fill="{"#b3261e" if predicted == INVALID else "#1d2330"}">{escape(predicted[:28])}</text>'
+                f'fill="{"#b3261e" if predicted == INVALID else "#1d2330"}">{escape(show(predicted)[:28])}</text>'
             )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" role="img">'
@@ -217,6 +221,14 @@ def _field_section(name: str, f: FieldReport, report: EvalReport) -> str:
         rows.append(row)
     lo, hi = f.accuracy_ci95
     t = f.target
+    versus = ""
+    if "macro_f1" in f.baseline_delta:
+        d = f.baseline_delta["macro_f1"]
+        versus = (
+            f"<p>Δ macro-F1 vs <code>{escape(report.baseline)}</code>: <b>{_delta(d.delta)}</b> (95 % paired "
+            f"bootstrap {d.low:+.4f} to {d.high:+.4f}; ours higher in {d.p_better:.0%} of resamples, "
+            f"lower in {d.p_worse:.0%}).</p>"
+        )
     target = (
         f"confidence ≥ {t.threshold:.4f} reaches {_pct(t.accuracy)} % accuracy on {_pct(t.coverage)} % of tickets"
         if t.threshold is not None
@@ -225,7 +237,7 @@ def _field_section(name: str, f: FieldReport, report: EvalReport) -> str:
     per_class = _table(
         ["label", "support", "predicted", "precision", "recall", "F1"],
         [
-            [escape(r.label), str(r.support), str(r.predicted), _num(r.precision, 3), _num(r.recall, 3), _num(r.f1, 3)]
+            [escape(f.display(r.label)), str(r.support), str(r.predicted), *_scores3(r.precision, r.recall, r.f1)]
             for r in sorted(f.per_class, key=lambda r: (r.f1, r.label))
         ],
     )
@@ -240,6 +252,7 @@ def _field_section(name: str, f: FieldReport, report: EvalReport) -> str:
     return (
         f"<h2>Field <code>{escape(name)}</code> <span class='muted'>({f.n} test rows)</span></h2>"
         + _table(header, rows)
+        + versus
         + f"<p>Accuracy 95 % bootstrap interval {_pct(lo)}–{_pct(hi)} %. Macro precision {_num(f.macro_precision)}, "
         f"macro recall {_num(f.macro_recall)}. Invalid predictions: {f.invalid}. At a "
         f"{_pct(t.target_accuracy)} % accuracy target: {target}.</p>"
@@ -249,7 +262,7 @@ def _field_section(name: str, f: FieldReport, report: EvalReport) -> str:
         "is perfect calibration.</figcaption></figure>"
         + f"<figure>{coverage_svg(f.coverage, t)}<figcaption>Coverage–accuracy: the share of tickets at or "
         "above each confidence threshold, and the accuracy on that share.</figcaption></figure></div>"
-        + f"<h3>Confusion matrix</h3><figure>{confusion_svg(f.confusion)}<figcaption>Rows: true label, "
+        + f"<h3>Confusion matrix</h3><figure>{confusion_svg(f.confusion, f.display)}<figcaption>Rows: true label, "
         "columns: prediction, shaded by share of the row; the last column (red) counts invalid predictions. "
         "Hover a cell for its count.</figcaption></figure>"
         + f"<details><summary>Per-class precision, recall and F1 ({len(f.per_class)} labels)</summary>{per_class}"

@@ -59,6 +59,13 @@ def _field_summary(name: str, f: FieldReport, report: EvalReport) -> list[str]:
     lo, hi = f.accuracy_ci95
     lines = [f"## Field `{name}` ({f.n} test rows)", ""]
     lines += _table(header, rows)
+    if "macro_f1" in f.baseline_delta:
+        d = f.baseline_delta["macro_f1"]
+        lines.append(
+            f"Δ macro-F1 vs `{report.baseline}`: {_signed(d.delta, percent=False)} (95 % paired bootstrap "
+            f"{_signed(d.low, percent=False)} to {_signed(d.high, percent=False)}; ours higher in "
+            f"{d.p_better:.0%} of resamples, lower in {d.p_worse:.0%})."
+        )
     lines.append(
         f"Accuracy 95 % bootstrap interval: {_pct(lo)}–{_pct(hi)} %. "
         f"Macro precision {_num(f.macro_precision)}, macro recall {_num(f.macro_recall)}; "
@@ -77,10 +84,11 @@ def _field_summary(name: str, f: FieldReport, report: EvalReport) -> list[str]:
     return lines
 
 
-def _confusion(c: Confusion) -> list[str]:
+def _confusion(c: Confusion, f: FieldReport) -> list[str]:
     if len(c.labels) <= _FULL_MATRIX_LABELS and len(c.columns) <= _FULL_MATRIX_LABELS + 1:
-        rows = [[label, *map(str, counts)] for label, counts in zip(c.labels, c.matrix, strict=True)]
-        return ["Confusion matrix (rows: truth, columns: prediction):", "", *_table(["truth", *c.columns], rows)]
+        rows = [[f.display(label), *map(str, counts)] for label, counts in zip(c.labels, c.matrix, strict=True)]
+        header = ["truth", *(f.display(col) for col in c.columns)]
+        return ["Confusion matrix (rows: truth, columns: prediction):", "", *_table(header, rows)]
     pairs = [
         (count, truth, predicted)
         for truth, counts in zip(c.labels, c.matrix, strict=True)
@@ -88,7 +96,7 @@ def _confusion(c: Confusion) -> list[str]:
         if count and predicted != truth
     ]
     pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
-    rows = [[truth, predicted, str(count)] for count, truth, predicted in pairs[:_TOP_CONFUSIONS]]
+    rows = [[f.display(truth), f.display(predicted), str(count)] for count, truth, predicted in pairs[:_TOP_CONFUSIONS]]
     invalid = sum(row[-1] for row in c.matrix)
     return [
         f"Most frequent confusions ({len(c.labels)} labels; {invalid} invalid predictions; full matrix in "
@@ -111,11 +119,11 @@ def _field_details(name: str, f: FieldReport) -> list[str]:
     lines += _table(["confidence bin", "n", "mean confidence", "accuracy"], rows)
     lines += [f"### `{name}`: per class", ""]
     rows = [
-        [r.label, str(r.support), str(r.predicted), _num(r.precision, 3), _num(r.recall, 3), _num(r.f1, 3)]
+        [f.display(r.label), str(r.support), str(r.predicted), _num(r.precision, 3), _num(r.recall, 3), _num(r.f1, 3)]
         for r in sorted(f.per_class, key=lambda r: (r.f1, r.label))
     ]
     lines += _table(["label", "support", "predicted", "precision", "recall", "F1"], rows)
-    lines += _confusion(f.confusion)
+    lines += _confusion(f.confusion, f)
     for column, s in f.slices.items():
         lines += [f"### `{name}` by `{column}`", ""]
         rows = [[value or "(empty)", str(v.n), _pct(v.accuracy), _num(v.macro_f1)] for value, v in s.values.items()]
@@ -211,6 +219,24 @@ def render_markdown(report: EvalReport) -> str:
     ]
     for name, f in report.fields.items():
         lines += _field_details(name, f)
+    if report.dataset.values:
+        mapped = "; ".join(
+            f"`{k}`: " + ", ".join(f"{r} → {n}" for r, n in v.items()) for k, v in report.dataset.values.items()
+        )
+        lines += ["## Your label values", "", f"Mapped on the way in (`--values`): {mapped}.", ""]
+    cfg = report.baseline_config
+    lines += (
+        []
+        if not cfg
+        else [
+            "## Baseline",
+            "",
+            f"`{report.baseline}`: TF-IDF word {cfg['word_ngrams'][0]}–{cfg['word_ngrams'][1]}-grams + "
+            f"{cfg['char_analyzer']} {cfg['char_ngrams'][0]}–{cfg['char_ngrams'][1]}-grams (sublinear tf), logistic "
+            f"regression C={cfg['C']:g}, class_weight={cfg['class_weight']}; trained on the same training set.",
+            "",
+        ]
+    )
     if report.notes:
         lines += ["## Notes", "", *(f"- {note}" for note in report.notes), ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -11,15 +11,17 @@ import csv
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from knowledge import safe_json
+from knowledge.label_values import LabelNames, ValueMap
 from knowledge.labels import LabelError, normalise_label
-from knowledge.schemas import DEFAULT_TENANT, Ticket, stable_id
+from knowledge.rejects import Reject, WritesRejects, emptied_labels, label_summaries
+from knowledge.schemas import DEFAULT_TENANT, STANDARD_LABELS, Ticket, stable_id
 
 # Issue bodies and ticket threads can exceed the csv module's 128 KiB default per field; they are data, not errors.
 csv.field_size_limit(2**31 - 1)
@@ -37,36 +39,20 @@ class ImportFileError(Exception):
         self.path = str(path)
 
 
-@dataclass(frozen=True)
-class Reject:
-    file: str
-    line: int
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.reason}"
-
-
-class _WritesRejects:
-    rejects: list[Reject]
-
-    def write_rejects(self, path: Path) -> Path | None:
-        """Write one reject per line; with none, remove `path` instead. Returns the path written."""
-        # A rejects file left over from an earlier run would blame rows that now import fine.
-        if not self.rejects:
-            path.unlink(missing_ok=True)
-            return None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{reject}\n" for reject in self.rejects), encoding="utf-8")
-        return path
-
-
 @dataclass
-class ImportReport(_WritesRejects):
+class ImportReport(WritesRejects):
     tickets: list[Ticket] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     rows_read: int = 0
+    #: raw label value -> the label it became, for every imported ticket (the inverse shows users their names)
+    names: LabelNames = field(default_factory=LabelNames)
+
+    def summaries(self) -> list[str]:
+        return label_summaries(self.rejects, [t.labels for t in self.tickets])
+
+    def emptied_labels(self) -> list[str]:
+        """Label fields none of whose values survived (every one rejected): a run on them means nothing."""
+        return emptied_labels(self.rejects, [t.labels for t in self.tickets])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,9 +195,21 @@ class _Record:
     problem: str | None = None
 
 
-def read_tickets(path: Path, mapping: ColumnMapping | None = None, *, tenant: str = DEFAULT_TENANT) -> ImportReport:
-    """Tickets from a `.csv`, `.jsonl`/`.ndjson` or `.json` file; bad rows become rejects."""
+def read_tickets(
+    path: Path,
+    mapping: ColumnMapping | None = None,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    values: ValueMap | None = None,
+) -> ImportReport:
+    """Tickets from a `.csv`, `.jsonl`/`.ndjson` or `.json` file; bad rows become rejects.
+
+    `values` maps the user's label codes first (`--values`); every label then goes through the same
+    normalisation and validation, mapped or not."""
     path = Path(path)
+    if mapping is not None and values is not None:
+        # A misspelt field (--values prority=...) would otherwise map nothing, silently.
+        values.check_fields(mapping.labels)
     suffix = path.suffix.lower()
     try:
         raw = path.read_bytes()
@@ -252,9 +250,10 @@ def read_tickets(path: Path, mapping: ColumnMapping | None = None, *, tenant: st
             data = {k: v for k, v in record.data.items() if v != "" or k in ("id", "subject", "body")}
         else:
             data = dict(record.data)
-        ticket_or_problem = _build_ticket(data, tenant)
-        if isinstance(ticket_or_problem, tuple):
-            report.rejects.append(Reject(file, record.line, *ticket_or_problem))
+        renamed: list[tuple[str, str, str]] = []
+        ticket_or_problem = _build_ticket(data, tenant, values or ValueMap(), renamed)
+        if isinstance(ticket_or_problem, Reject):
+            report.rejects.append(replace(ticket_or_problem, file=file, line=record.line))
             continue
         ticket = ticket_or_problem
         key = (ticket.tenant, ticket.id)
@@ -264,35 +263,58 @@ def read_tickets(path: Path, mapping: ColumnMapping | None = None, *, tenant: st
             continue
         first_seen[key] = record.line
         report.tickets.append(ticket)
+        for name, raw, label in renamed:
+            report.names.record(name, raw, label)
     return report
 
 
-def _build_ticket(data: dict[str, Any], tenant: str) -> Ticket | tuple[str, str]:
-    """A Ticket, or the (field, reason) that keeps this row out."""
+def _normalise_labels(data: dict[str, Any], values: ValueMap, renamed: list[tuple[str, str, str]]) -> Reject | None:
+    """The one mapping step: the user's codes (`values`), then the field's own normalisation, in place.
+
+    Labels live in `data["labels"]` (mapped columns) or at the top level (standard label names in an
+    unmapped file). Appends (field, raw, label) to `renamed`; returns the reject for a bad value."""
+    labels = data.get("labels")
+    places = [(labels, None)] if isinstance(labels, dict) else []
+    places.append((data, STANDARD_LABELS))
+    for holder, only in places:
+        for name in [k for k in holder if only is None or k in only]:
+            raw = _as_text(holder[name])
+            if not raw or not isinstance(holder[name], str | int | float):
+                continue
+            label = values.apply(name, raw)
+            if name == "priority":
+                # Normalised here rather than left to Ticket so a bad value is blamed on `priority`, not `labels`.
+                try:
+                    label = normalise_label(name, label)
+                except LabelError as exc:
+                    return Reject("", 0, exc.field, exc.reason, raw)
+            holder[name] = label
+            renamed.append((name, raw, label))
+    return None
+
+
+def _build_ticket(
+    data: dict[str, Any], tenant: str, values: ValueMap, renamed: list[tuple[str, str, str]]
+) -> Ticket | Reject:
+    """A Ticket, or the Reject (file and line left blank) that keeps this row out."""
     data.setdefault("tenant", tenant)
     for name in ("subject", "body"):
         if data.get(name) is None:
             data[name] = ""
     if not _as_text(data["subject"]) and not _as_text(data["body"]):
-        return "text", "subject and body are both empty"
+        return Reject("", 0, "text", "subject and body are both empty")
     if data.get("id") is None:
         data["id"] = stable_id(_as_text(data["tenant"]), data["subject"], data["body"])
     elif isinstance(data["id"], int) and not isinstance(data["id"], bool):
         data["id"] = str(data["id"])
-    # Normalised here rather than left to Ticket so a bad value is blamed on `priority`, not `labels`.
-    labels = data.get("labels")
-    holder = labels if isinstance(labels, dict) and "priority" in labels else data
-    if _as_text(holder.get("priority")):
-        try:
-            holder["priority"] = normalise_label("priority", holder["priority"])
-        except LabelError as exc:
-            return exc.field, exc.reason
+    if (problem := _normalise_labels(data, values, renamed)) is not None:
+        return problem
     try:
         return Ticket.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "row"
-        return where, str(error["msg"]).removeprefix("Value error, ")
+        return Reject("", 0, where, str(error["msg"]).removeprefix("Value error, "))
 
 
 def _object_keys(records: list[_Record]) -> list[str]:

@@ -12,12 +12,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from knowledge.importers import ImportFileError, Reject, _WritesRejects
+from knowledge.importers import ImportFileError
+from knowledge.rejects import Reject, WritesRejects
 from knowledge.schemas import DEFAULT_TENANT, Article, stable_id
 
 
 @dataclass
-class KBImport(_WritesRejects):
+class KBImport(WritesRejects):
     articles: list[Article] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     files_read: int = 0

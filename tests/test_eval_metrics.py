@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score
 
@@ -188,3 +191,43 @@ def test_compare_knows_which_direction_is_better() -> None:
     assert changes["queue.ece"].better is False  # calibration error went up
     assert changes["latency_ms.p50"].better is True  # faster
     assert changes["queue.macro_f1"].better is None  # unchanged
+
+
+def test_paired_bootstrap_delta_matches_resampling_by_hand() -> None:
+    rng = random.Random(0)
+    labels = list("abcdefg")
+    truth = [rng.choice(labels) for _ in range(300)]
+    ours = [t if rng.random() < 0.75 else rng.choice([*labels, INVALID]) for t in truth]
+    theirs = [t if rng.random() < 0.6 else rng.choice(labels) for t in truth]
+    d = metrics.paired_bootstrap_delta(truth, ours, theirs, resamples=200, seed=3)
+    assert d.delta == pytest.approx(metrics.macro_f1(truth, ours) - metrics.macro_f1(truth, theirs))
+    # The vectorised macro-F1 per resample equals macro_f1 on the resampled rows (same draws, same seed),
+    # including labels that drop out of a resample and the invalid column.
+    picks = np.random.default_rng(3).integers(0, 300, (200, 300))
+    by_hand = [
+        metrics.macro_f1([truth[i] for i in p], [ours[i] for i in p])
+        - metrics.macro_f1([truth[i] for i in p], [theirs[i] for i in p])
+        for p in picks
+    ]
+    low, high = np.percentile(by_hand, [2.5, 97.5])
+    assert (d.low, d.high) == (pytest.approx(low, abs=1e-6), pytest.approx(high, abs=1e-6))
+    assert d.p_better == pytest.approx(np.mean([x > 0 for x in by_hand]))
+    assert d.low < d.delta < d.high
+
+
+def test_paired_bootstrap_is_narrower_than_unpaired_and_handles_accuracy() -> None:
+    # Both models share most mistakes: pairing cancels them, so the delta's interval is narrower than even
+    # one model's own accuracy interval (two independent intervals would give a delta ~1.4x wider still).
+    truth = ["a"] * 60 + ["b"] * 40
+    theirs = ["a"] * 45 + ["b"] * 15 + ["b"] * 25 + ["a"] * 15
+    ours = theirs[:]
+    ours[45:50] = ["a"] * 5  # five more right
+    d = metrics.paired_bootstrap_delta(truth, ours, theirs, metric="accuracy", resamples=2000, seed=1)
+    assert d.delta == pytest.approx(0.05)
+    assert d.low > 0  # every resample that holds any of the five rows favours ours; none favours theirs
+    assert d.p_worse == 0.0
+    lo_ours, hi_ours = metrics.bootstrap_ci([t == p for t, p in zip(truth, ours, strict=True)], seed=1)
+    assert d.high - d.low < 0.6 * (hi_ours - lo_ours)
+    with pytest.raises(ValueError, match="unknown metric"):
+        metrics.paired_bootstrap_delta(truth, ours, theirs, metric="ece")
+    assert metrics.paired_bootstrap_delta([], [], [], resamples=10).delta == 0.0
