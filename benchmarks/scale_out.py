@@ -118,9 +118,9 @@ def main() -> int:
         else:
             print("no Postgres URL (CASEWORKER_TEST_DATABASE_URL or --database-url): Postgres rows skipped")
     base = {r.backend: r.tickets_per_s for r in rows if r.workers == 1}
-    print(
-        "\n| backend | workers | accepted req/s | tickets/s | p50 job latency | p95 job latency | per-worker efficiency | check |"
-    )
+    columns = ("backend", "workers", "accepted req/s", "tickets/s", "p50 job latency", "p95 job latency",
+               "per-worker efficiency", "check")  # fmt: skip
+    print("\n| " + " | ".join(columns) + " |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         efficiency = r.tickets_per_s / r.workers / base[r.backend] if r.backend in base else float("nan")
