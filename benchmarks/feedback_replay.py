@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from agent.graph import triage  # noqa: E402
-from caseworker.settings import Settings  # noqa: E402
 from caseworker.workspace import Workspace  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from knowledge.importers import parse_mapping, read_tickets  # noqa: E402
 from knowledge.schemas import Ticket  # noqa: E402
 

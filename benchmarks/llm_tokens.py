@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.fak
 
 from agent.graph import triage
 from caseworker.demo import sample_dir
-from caseworker.settings import Settings
 from caseworker.ticket_input import parse_tickets
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from knowledge.importers import read_tickets
 from knowledge.kb_importer import read_kb
 from tests.fake_llm import FakeLLM, Reply, completion, requested_fields, task_of

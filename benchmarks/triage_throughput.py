@@ -19,8 +19,8 @@ from pathlib import Path
 from agent.graph import triage
 from agent.text import model_text
 from caseworker.demo import sample_dir
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from knowledge.importers import read_tickets
 from knowledge.kb_importer import read_kb
 

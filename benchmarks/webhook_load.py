@@ -320,8 +320,8 @@ def sample_texts() -> list[tuple[str, str]]:
 
 def train_sample(data_dir: Path, database_url: str | None = None, chroma_url: str | None = None) -> None:
     from caseworker.demo import sample_dir
-    from caseworker.settings import Settings
     from caseworker.workspace import Workspace
+    from config.settings import Settings
     from knowledge.importers import read_tickets
     from knowledge.kb_importer import read_kb
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from caseworker.settings import Settings
+from config.settings import Settings
 
 if TYPE_CHECKING:
     from caseworker.workspace import Workspace

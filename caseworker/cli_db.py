@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from caseworker.cli_common import DataDir, err, fail, settings_for
-from caseworker.settings import Settings
+from config.settings import Settings
 
 db_app = typer.Typer(help="The history database: schema migrations, and copying it to Postgres.")
 

@@ -21,7 +21,7 @@ from rich.table import Table
 from caseworker.terminal import markup_safe
 
 if TYPE_CHECKING:
-    from caseworker.settings import Settings
+    from config.settings import Settings
     from finetune.examples import EvidenceFn
     from finetune.schemas import Manifest, ReviewOutcome, SourceInfo
     from finetune.validate import ValidationReport

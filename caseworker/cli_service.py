@@ -20,7 +20,7 @@ from rich.table import Table
 from caseworker.terminal import markup_safe, plain
 
 if TYPE_CHECKING:
-    from caseworker.settings import Settings
+    from config.settings import Settings
     from knowledge.jobs import JobQueue
 
 err = Console(stderr=True, soft_wrap=True)

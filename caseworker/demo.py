@@ -11,9 +11,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from caseworker.settings import Settings
 from caseworker.ticket_input import parse_tickets
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from knowledge.importers import read_tickets
 from knowledge.kb_importer import read_kb
 

@@ -17,7 +17,7 @@ from agent.policy import PolicyConfig
 from agent.state import TriageContext
 from agent.text import ticket_model_text
 from agent.training import Promote, TenantTrainer, TrainingOptions, TrainingReport
-from caseworker.settings import Settings
+from config.settings import Settings
 from knowledge.chunking import chunk_article
 from knowledge.embeddings import Embedder, local_embedder
 from knowledge.history import History, UpsertCounts

@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.graph import triage
 from agent.schemas import TriageResult
 from agent.text import model_text
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from evals.baselines import BASELINES, BaselinePredictions, majority, tfidf_lr
 from evals.datasets import DatasetSpec, EvalDataset, TestCase, load_dataset
 from knowledge.embeddings import Embedder

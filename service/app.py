@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from caseworker.settings import Settings
+from config.settings import Settings
 from service import escalations_api, health, metrics, pages, review_api, stats_api
 from service.pages import STATIC_DIR
 from service.runtime import ServiceRuntime

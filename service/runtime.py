@@ -18,8 +18,8 @@ from agent.local_model import ModelNotTrainedError
 from agent.schemas import TriageResult
 from agent.state import TriageContext
 from agent.text import ticket_model_text
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from insights.drift import drift, raise_alerts
 from knowledge.escalations import EscalationBook
 from knowledge.jobs import Job, JobLease, JobQueue, NewJob

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from knowledge.schemas import Article, Ticket
 from tests.postgres import fresh_schema
 

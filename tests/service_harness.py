@@ -11,8 +11,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from service.app import create_app
 from service.runtime import ServiceRuntime
 from service.worker import Worker

@@ -17,8 +17,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from service.app import create_app
 from service.runtime import ServiceRuntime
 from service.webhooks.signatures import sign_generic, sign_intercom, sign_jira, sign_zendesk

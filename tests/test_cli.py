@@ -96,7 +96,7 @@ def test_invalid_setting_names_the_variable(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_price_table_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from caseworker.settings import Settings
+    from config.settings import Settings
 
     monkeypatch.setenv("CASEWORKER_LLM_PRICES", '{"gpt-4o-mini": [0.15, 0.6]}')
     monkeypatch.setenv("CASEWORKER_LLM_PRICE_INPUT_PER_MTOK", "1.5")

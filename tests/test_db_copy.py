@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from caseworker.cli import app
 from caseworker.demo import run_demo
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from service.app import create_app
 from service.worker import Worker
 from tests.postgres import fresh_schema

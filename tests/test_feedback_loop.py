@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent.graph import triage
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from insights.drift import drift, psi, raise_alerts
 from insights.feedback_stats import edit_distance
 from knowledge.importers import read_tickets

@@ -13,8 +13,8 @@ from typer.testing import CliRunner, Result
 
 from agent.text import model_text
 from caseworker.cli_finetune import finetune_app
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from finetune.examples import REVIEW_EVENT, reply_example, scrub_candidate, targets_for
 from finetune.manifest import cost_estimate
 from finetune.pii import Scrubber

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from agent.graph import triage
 from agent.review import reviewed_labels
 from agent.schemas import Action, DecisionReason, TriageResult
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from knowledge.history import History
 from knowledge.migrations import LATEST, schema_version
 from knowledge.reviews import ReviewDecision

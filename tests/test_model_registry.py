@@ -14,8 +14,8 @@ import pytest
 
 from agent.graph import triage
 from agent.schemas import TriageResult
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from knowledge.importers import read_tickets
 from knowledge.jobs import JobQueue, NewJob
 from knowledge.model_registry import RegistryError

@@ -39,7 +39,7 @@ SCENARIO = textwrap.dedent(
     import sys
     from pathlib import Path
     sys.path.insert(0, {repo!r})
-    from caseworker.settings import Settings
+    from config.settings import Settings
     from caseworker.workspace import Workspace
     from knowledge.tokens import count_tokens
     from tests.conftest import history_tickets, kb_articles

@@ -21,8 +21,8 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from service.app import create_app
 from tests.fake_helpdesk import Call, FakeHelpdesk
 from tests.zendesk_delivery import signed_zendesk_trigger

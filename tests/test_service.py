@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from service.app import create_app
 from service.auth import UnsafeBind, check_bind
 from service.runtime import ServiceRuntime

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.webhook_load import run_scenario
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from tests.chroma_server import chroma_server
 from tests.conftest import SMALL_HISTORY, history_tickets
 from tests.postgres import fresh_schema

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from knowledge.chroma_local import GENERATION_FILE
 from knowledge.jobs import JobQueue, NewJob
 from service.app import create_app

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from caseworker.settings import Settings
 from caseworker.workspace import Workspace
+from config.settings import Settings
 from service.app import create_app
 from service.auth import UnsafeBind, check_bind
 from tests.test_service import MIXED, SECRET, _drain, post_zendesk

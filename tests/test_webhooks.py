@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from caseworker.settings import Settings
+from config.settings import Settings
 from service.webhooks.delivery import Delivery
 from service.webhooks.routes import EnqueueOutcome, webhook_router
 from service.webhooks.signatures import sign_generic, sign_intercom, sign_jira, sign_zendesk

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from caseworker.settings import Settings
+from config.settings import Settings
 from knowledge import safe_json
 from service.webhooks import freshdesk, generic, intercom, jira, zendesk
 from service.webhooks.delivery import Delivery, Source, WebhookRejected

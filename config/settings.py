@@ -1,5 +1,6 @@
 """The one settings object. Environment variables use the CASEWORKER_ prefix (plus the standard
-OPENAI_* ones); CLI options override them. Only caseworker/ and service/ read settings."""
+OPENAI_* ones); CLI options override them. Low in the house: caseworker/, service/ and evals/ read it;
+agent/, tools/ and knowledge/ never do (they get what they need passed in)."""
 
 from __future__ import annotations
 
