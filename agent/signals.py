@@ -82,9 +82,9 @@ _PATTERNS: dict[Signal, re.Pattern[str]] = {
     Signal.INJECTION: re.compile(
         r"(ignore (all |any |the )?(previous|prior|above|earlier) (instructions|rules|prompts?)|"
         r"disregard (all |any |the )?(previous|prior|above|your) (instructions|rules)|"
-        # `[ \t]*` after a line start and possessive `\s*+` around "/": a run of blank lines or spaces is
-        # crossed once, not rescanned from each of its positions.
-        r"(^|\n|>)[ \t]*(system|assistant|developer)\s*:|"
+        # Blanks but no line break after a line start (`[^\S\n]*`), possessive `\s*+` around "/": a run
+        # of blank lines or spaces is crossed once, not rescanned from each of its positions.
+        r"(^|\n|>)[^\S\n]*(system|assistant|developer)\s*:|"
         r"<\s*+/?\s*+(system|assistant|im_start|im_end|instructions?)\s*>|"
         r"\[(system|inst)\]|you are now|new instructions|developer mode|jailbreak|"
         r"(mark|set|change|classify) (this|the|my) (ticket|issue|request)? ?(as |to )?(p[0-3]|low|resolved|closed)|"
