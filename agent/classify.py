@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agent.schemas import CHURN_RISKS, SENTIMENTS, Classification, FieldPrediction
-from agent.signals import Signal, rule_churn_risk, rule_sentiment
+from agent.signals import CHURN_THREATS, ChurnFacts, Signal, rule_churn_risk, rule_sentiment
 from knowledge.schemas import PRIORITIES
 from knowledge.taxonomy import Taxonomy
 
@@ -63,7 +63,8 @@ def finalize(
     text: str,
     language: tuple[str, float, str],
     signals: list[Signal],
-    repeat_contact: bool,
+    recent_tickets: int = 0,
+    high_value: bool = False,
     notes: list[str] | None = None,
     unlearned: dict[str, int] | None = None,
 ) -> Classification:
@@ -98,8 +99,14 @@ def finalize(
     if sentiment is None or sentiment.value not in SENTIMENTS:
         sentiment = FieldPrediction.of(*rule_sentiment(text), "rule")
     churn = predictions.get("churn_risk")
+    rule_churn = rule_churn_risk(ChurnFacts(frozenset(signals), sentiment.value, recent_tickets, high_value))
     if churn is None or churn.value not in CHURN_RISKS:
-        churn = FieldPrediction.of(*rule_churn_risk(signals, sentiment.value, repeat_contact), "rule")
+        churn = FieldPrediction.of(*rule_churn, "rule")
+    elif (threats := set(signals) & CHURN_THREATS) and churn.value != "high":
+        # As with priority: a model that never saw "we cancel and go to Asana" may not lower an
+        # explicit threat to leave.
+        notes.append(f"churn risk raised from {churn.value} to high: text reads as {', '.join(sorted(threats))}")
+        churn = FieldPrediction.of("high", rule_churn[1], "rule", [(churn.value, churn.confidence)])
 
     category = predictions.get("category")
     if (

@@ -19,11 +19,17 @@ _TEAM_HINTS: dict[DecisionReason, tuple[str, ...]] = {
     DecisionReason.CHURN_RISK_HIGH_VALUE: ("success", "account"),
     DecisionReason.ANGRY_REPEAT_CONTACT: ("success", "account"),
 }
+# "What the customer already tried": sentences holding one of these words. Sentences are cut first
+# (one pass, each character read once) and the words searched inside each: a single pattern that
+# scans for the sentence around a word restarts at every position and is quadratic on a long line.
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 _TRIED = re.compile(
-    r"[^.!?\n]*\b(tried|already|restarted|reinstalled|cleared|re-?installed|rebooted|followed|checked|"
-    r"logged out|reset)\b[^.!?\n]*[.!?]?",
+    r"\b(tried|already|restarted|reinstalled|cleared|re-?installed|rebooted|followed|checked|logged out|reset)\b",
     re.IGNORECASE,
 )
+_MAX_TRIED = 5
+_TRIED_CHARS = 300
+_SUMMARY_CHARS = 240
 
 
 def _strip_title(chunk_text: str, title: str) -> str:
@@ -109,9 +115,24 @@ def _suggested_teams(state: TriageState, reason: DecisionReason, ctx: TriageCont
     return primary, ranked[1] if len(ranked) > 1 else None
 
 
+def customer_tried(text: str) -> list[str]:
+    """Up to five sentences of `text` that say what the customer already tried; a sentence longer
+    than 300 characters is cut to the 300 around the word that matched."""
+    tried: list[str] = []
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group(0).strip()
+        if found := _TRIED.search(sentence):
+            start = max(0, min(found.start() - _TRIED_CHARS // 2, len(sentence) - _TRIED_CHARS))
+            tried.append(sentence[start : start + _TRIED_CHARS])
+            if len(tried) == _MAX_TRIED:
+                break
+    return tried
+
+
 def _summary(state: TriageState) -> str:
-    first = re.split(r"(?<=[.!?])\s+", state["clean_text"].strip(), maxsplit=1)[0]
-    return f"{state['ticket'].subject.strip()}: {first[:240]}".strip()
+    # Only the first sentence is kept, so only the start of the text is read.
+    first = re.split(r"(?<=[.!?])\s+", state["clean_text"].strip()[: _SUMMARY_CHARS * 2], maxsplit=1)[0]
+    return f"{state['ticket'].subject.strip()[:_SUMMARY_CHARS]}: {first[:_SUMMARY_CHARS]}".strip()
 
 
 def escalation_packet(state: TriageState, ctx: TriageContext) -> tuple[Escalation, dict[str, str]]:
@@ -121,7 +142,7 @@ def escalation_packet(state: TriageState, ctx: TriageContext) -> tuple[Escalatio
     customer = state["customer"]
     sla = state["sla"]
     primary, secondary = _suggested_teams(state, decision.reason, ctx)
-    tried = [match.group(0).strip() for match in _TRIED.finditer(state["clean_text"])][:5]
+    tried = customer_tried(state["clean_text"])
     similar = [f"{t.id} ({t.score:.2f})" for t in evidence.similar_tickets[:3]]
     leads = [f"{a.article_id} {a.title} ({a.score:.2f})" for a in evidence.kb_articles[:3]]
     fields = ", ".join(f"{name}={p.value} ({p.confidence:.2f})" for name, p in classification.predictions().items())

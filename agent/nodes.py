@@ -17,10 +17,18 @@ from agent.policy import PolicyInput, decide
 from agent.schemas import Action, Evidence, FieldPrediction, KBHit, Meta, SimilarTicket, Sla, TriageResult
 from agent.signals import detect_signals
 from agent.state import TriageContext, TriageState
-from agent.text import clean_text, detect_language, ticket_model_text
+from agent.text import (
+    MODEL_TEXT_CHARS,
+    SUBJECT_CHARS,
+    clean_text,
+    detect_language,
+    earlier_messages,
+    model_view,
+    window,
+)
 from agent.writeback_plan import triage_writebacks
 from knowledge.embeddings import MODEL_ID as EMBEDDING_MODEL_ID
-from knowledge.tokens import count_tokens
+from knowledge.tokens import estimate_tokens
 from tools.customer import customer_context
 
 _EXCERPT_CHARS = 400
@@ -37,19 +45,24 @@ def prepare(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, An
     ctx = runtime.context
     ticket = state["ticket"]
     now = ctx.clock()
+    # Every step below reads a bounded window of the body (agent/text.py), never all of it: a
+    # megabyte of log must cost a worker no more than a short ticket does. The body stays stored whole.
     cleaned = clean_text(ticket.body)
     # A follow-up: its latest message leads, the customer's earlier messages (newest first) are context.
-    text = ticket_model_text(ticket)
+    earlier = earlier_messages(ticket)
+    text = model_view(ticket.subject, cleaned, earlier)
     raw = "\n\n".join([ticket.text, *(m.body for m in ticket.thread)])
     language = (ticket.language.lower(), 1.0, "given") if ticket.language else (*detect_language(text), "rule")
     return {
         "started": started,
         "now": now,
-        "clean_text": cleaned,
+        # Drafting and the LLM prompts get the head and tail of the customer's words, as much as a model reads.
+        "clean_text": window(cleaned, head=MODEL_TEXT_CHARS, tail=MODEL_TEXT_CHARS // 4),
         "model_text": text,
-        "ticket_tokens": count_tokens(raw),
+        "ticket_tokens": estimate_tokens(raw),
         "language": language,
-        "signals": detect_signals(text, raw=raw),
+        # Signals read the whole cleaned window (and the thread): a threat after a long paste still counts.
+        "signals": detect_signals("\n\n".join([ticket.subject[:SUBJECT_CHARS], cleaned, *earlier]), raw=raw),
         "customer": customer_context(ctx.history, ticket, now),
         "timings_ms": _elapsed(state, "prepare", started),
     }
@@ -148,7 +161,8 @@ def classify(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, A
         text=state["model_text"],
         language=state["language"],
         signals=state["signals"],
-        repeat_contact=state["customer"].repeat_contact,
+        recent_tickets=state["customer"].tickets_last_30_days,
+        high_value=state["customer"].is_high_value(ctx.policy.high_value_mrr),
         notes=notes,
     )
     if any(note.startswith("LLM answer unusable") for note in notes):

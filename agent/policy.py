@@ -69,6 +69,8 @@ def decide(facts: PolicyInput, config: PolicyConfig) -> Decision:
         return _escalate(DecisionReason.SECURITY, "Reads as a security report or compromised account.")
     if Signal.LEGAL in facts.signals or category in config.legal_categories:
         return _escalate(DecisionReason.LEGAL, "Legal or data-protection request: handled by a person.")
+    if Signal.LEGAL_THREAT in facts.signals:
+        return _escalate(DecisionReason.LEGAL, "The customer threatens legal action: handled by a person.")
     if Signal.DATA_LOSS in facts.signals or category in config.data_loss_categories:
         return _escalate(DecisionReason.DATA_LOSS, "The customer reports lost or deleted data.")
     if facts.sentiment == "very_negative" and facts.repeat_contact:

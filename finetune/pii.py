@@ -35,6 +35,8 @@ _GREETING = re.compile(
     r"buenos días|ciao|gentile|hej|hoi)"
     rf"[ \t]+(?:{_TITLES}[ \t]+)?(?P<name>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}})[ \t]*[,!:;]"
 )
+# `[ \t]*+` (possessive) where two blank runs meet: with plain `*` a line of spaces ending in a
+# non-blank is split every way between them, quadratic in the run.
 _SIGNOFF = (
     r"(?:best(?: regards| wishes)?|kind regards|warm regards|regards|many thanks|thanks(?: again| and regards)?|"
     r"thank you|cheers|sincerely|yours(?: sincerely| truly)?|respectfully|all the best|talk soon|"
@@ -43,12 +45,12 @@ _SIGNOFF = (
     r"met vriendelijke groet|groeten|hälsningar|--)"
 )
 _SIGNATURE_BLOCK = re.compile(
-    rf"(?im)^[ \t]*{_SIGNOFF}[ \t]*[,!.]?[ \t]*\n(?:[ \t]*\n)?[ \t]*"
+    rf"(?im)^[ \t]*{_SIGNOFF}[ \t]*+[,!.]?[ \t]*\n(?:[ \t]*\n)?[ \t]*"
     rf"(?:{_TITLES}[ \t]+)?(?P<name>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}})[ \t]*$"
 )
 _SIGNATURE_INLINE = re.compile(
     rf"(?im)^[ \t]*{_SIGNOFF}[ \t]*[,!.][ \t]*(?:{_TITLES}[ \t]+)?(?P<name>{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}})"
-    r"[ \t]*\.?[ \t]*$"
+    r"[ \t]*+\.?[ \t]*$"
 )
 _INTRODUCTION = re.compile(
     rf"(?i:\bmy name is|\bmein name ist|\bich heiße|\bje m'appelle|\bje suis|\bme llamo|\bmi nombre es)[ \t]+"

@@ -65,10 +65,13 @@ def iban_valid(compact: str) -> bool:
 
 # --- detectors ----------------------------------------------------------------------------------
 
+# A PEM block is found by its BEGIN line and then the END line searched once (`_pem_blocks`): a
+# lazy `[\s\S]+?` between them rescans to the end of the text from every unmatched BEGIN.
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----")
+_PEM_END = re.compile(r"-----END [A-Z ]{0,40}PRIVATE KEY-----")
 _SECRET_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(p)
     for p in (
-        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----",
         r"\bsk-(?:proj-|live-|test-|ant-)?[A-Za-z0-9_-]{20,}",
         r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",
         r"\bwhsec_[A-Za-z0-9]{16,}",
@@ -86,7 +89,10 @@ _ASSIGNED_SECRET = re.compile(
     r"(?i)\b(?:password|passwd|pwd|passcode|passwort|kennwort|mot de passe|contraseña|api[ _-]?key|"
     r"api[ _-]?token|access[ _-]?(?:key|token)|auth[ _-]?token|secret(?:[ _-]?key)?|client[ _-]?secret|"
     r"private[ _-]?key|token|bearer)"
-    r"(?:\s*(?:is|ist|est|es|was|lautet)\s*:?|\s*[:=]|\s+)\s*[\"'`]?(?P<value>[^\s\"'`,;<>]{6,})"
+    # Possessive `\s*+`: the blank runs around "is"/":" are taken whole, never split between the
+    # quantifiers (quadratic on a long run); the lookahead keeps "at least a blank, a word or a sign".
+    r"(?=[\s:=]|is|ist|est|es|was|lautet)\s*+(?:(?:is|ist|est|es|was|lautet)\s*+:?|[:=])?\s*+"
+    r"[\"'`]?(?P<value>[^\s\"'`,;<>]{6,})"
 )
 # A long token mixing upper case, lower case and digits reads as a key even without a known prefix.
 _OPAQUE_TOKEN = re.compile(r"(?<![\w/.-])[A-Za-z0-9_\-]{32,}(?![\w/.-])")
@@ -106,7 +112,19 @@ def _mixed(token: str) -> bool:
     return any(c.isupper() for c in token) and any(c.islower() for c in token) and any(c.isdigit() for c in token)
 
 
+def _pem_blocks(text: str) -> Iterator[Span]:
+    pos = 0
+    while begin := _PEM_BEGIN.search(text, pos):
+        end = _PEM_END.search(text, begin.end())
+        if end is None:
+            return  # no END after this BEGIN means none after any later one either
+        if end.start() > begin.end():
+            yield Span(begin.start(), end.end(), "SECRET", text[begin.start() : end.end()])
+        pos = end.end()
+
+
 def detect_secrets(text: str) -> Iterator[Span]:
+    yield from _pem_blocks(text)
     for pattern in _SECRET_PATTERNS:
         for m in pattern.finditer(text):
             yield Span(m.start(), m.end(), "SECRET", m.group(0))
@@ -122,10 +140,15 @@ def detect_secrets(text: str) -> Iterator[Span]:
 
 
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`)\]}]+", re.IGNORECASE)
-_SENSITIVE_QUERY = re.compile(
-    r"(?i)(?:^|[?&;#])(?:[\w.-]*(?:token|secret|password|passwd|pwd|signature|sig|auth|apikey|api_key|"
-    r"api-key|key|session|sessionid|sid|code|otp|credential)[\w.-]*)="
-)
+# Query or fragment parameters whose name holds one of these words carry a credential. Checked per
+# parameter name (`_sensitive_query`): one pattern searching for the word inside `[\w.-]*` runs
+# backtracked quadratically on a long name.
+_SENSITIVE_PARAM_WORDS = (
+    "token", "secret", "password", "passwd", "pwd", "signature", "sig", "auth", "apikey", "api_key", "api-key",
+    "key", "session", "sessionid", "sid", "code", "otp", "credential",
+)  # fmt: skip
+_PARAM_SEPARATORS = re.compile(r"[?&;#]")
+_PARAM_NAME = re.compile(r"[\w.-]*")
 _PATH_TOKEN = re.compile(r"/[A-Za-z0-9_\-]{20,}(?=/|$|\?)")
 
 
@@ -138,15 +161,26 @@ def detect_urls(text: str) -> Iterator[Span]:
         query = url[url.find("?") :] if "?" in url else ""
         fragment = url[url.find("#") :] if "#" in url else ""
         path_token = any(_mixed(t.strip("/")) or _hexish(t.strip("/")) for t in _PATH_TOKEN.findall("/" + tail))
-        if has_userinfo or _SENSITIVE_QUERY.search(query) or _SENSITIVE_QUERY.search(fragment) or path_token:
+        if has_userinfo or _sensitive_query(query) or _sensitive_query(fragment) or path_token:
             yield Span(m.start(), m.start() + len(url), "URL", url)
+
+
+def _sensitive_query(query: str) -> bool:
+    """Whether any `name=` parameter (after ?, &, ; or #) names a credential."""
+    for part in _PARAM_SEPARATORS.split(query):
+        name, equals, _ = part.partition("=")
+        if equals and _PARAM_NAME.fullmatch(name) and any(word in name.lower() for word in _SENSITIVE_PARAM_WORDS):
+            return True
+    return False
 
 
 def _hexish(token: str) -> bool:
     return len(token) >= 24 and bool(re.fullmatch(r"[0-9a-fA-F-]+", token)) and any(c.isdigit() for c in token)
 
 
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,24}\b")
+# The lookbehind excludes every character the local part may hold, so a run is tried from its
+# start only (with `%` missing, a long run of "%" was rescanned from each position).
+_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,24}\b")
 
 
 def detect_emails(text: str) -> Iterator[Span]:

@@ -24,9 +24,6 @@ class KBImport(WritesRejects):
     files_read: int = 0
 
 
-_H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$")
-
-
 def read_kb(directory: Path, *, tenant: str = DEFAULT_TENANT) -> KBImport:
     """Articles from every `*.md` under `directory` (recursive, in path order)."""
     directory = Path(directory)
@@ -80,7 +77,7 @@ def _read_article(file: Path, relative: Path, tenant: str) -> Article | Reject:
     body = "\n".join(lines).strip()
     if not body:
         return Reject(name, 1, "body", "empty body")
-    title = meta.get("title") or next((m.group(1) for m in map(_H1.match, body.split("\n")) if m), file.stem)
+    title = meta.get("title") or next((h for h in map(_h1_title, body.split("\n")) if h), file.stem)
     data: dict[str, Any] = {
         "id": meta.get("id") or f"kb-{_slug(relative.with_suffix('').as_posix())}",
         "title": title,
@@ -96,6 +93,15 @@ def _read_article(file: Path, relative: Path, tenant: str) -> Article | Reject:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "file"
         return Reject(name, 1, where, str(error["msg"]).removeprefix("Value error, "))
+
+
+def _h1_title(line: str) -> str | None:
+    """The title of a Markdown `# Title #` line, else None. String operations, not a pattern: the
+    pattern this replaces (`^#\s+(.+?)\s*#*\s*$`) backtracked cubically on a run of inner spaces."""
+    if len(line) < 3 or line[0] != "#" or not line[1].isspace():
+        return None
+    inner = line[1:].strip()
+    return inner.rstrip("#").rstrip() or inner or None
 
 
 def _front_matter(lines: list[str]) -> dict[str, str]:

@@ -25,6 +25,19 @@ def count_tokens(text: str) -> int:
     return len(encoding().encode(text, disallowed_special=()))
 
 
+#: Texts up to this long are counted exactly; longer ones are estimated from this much of their head.
+EXACT_COUNT_CHARS = 50_000
+
+
+def estimate_tokens(text: str) -> int:
+    """`count_tokens` for texts up to `EXACT_COUNT_CHARS`; beyond, the head's tokens per character
+    scaled to the whole length, so a megabyte-long ticket costs no more than a long one to measure."""
+    if len(text) <= EXACT_COUNT_CHARS:
+        return count_tokens(text)
+    head = text[:EXACT_COUNT_CHARS]
+    return round(count_tokens(head) * len(text) / len(head))
+
+
 def char_safe_cuts(tokens: list[int]) -> list[bool]:
     """For each index 0..len(tokens), whether cutting the token list there splits no UTF-8 character.
 
