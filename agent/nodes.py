@@ -10,9 +10,11 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from agent.classify import finalize, llm_fields, local_predictions, uncertain_fields
-from agent.drafting import escalation_packet, grounding_article, llm_brief, llm_draft, local_draft
+from agent.drafting import escalation_packet, llm_brief, llm_draft
+from agent.grounding import grounding_article
 from agent.llm import LLMError, LLMOutputError
 from agent.llm_tasks import LabelledExample, LLMUsage, classify_with_llm
+from agent.local_reply import local_draft
 from agent.policy import PolicyInput, decide
 from agent.schemas import Action, Evidence, FieldPrediction, KBHit, Meta, SimilarTicket, Sla, TriageResult
 from agent.signals import detect_signals
@@ -214,7 +216,7 @@ def draft(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]
     started = time.perf_counter()
     ctx = runtime.context
     usage = state["llm_usage"]
-    drafted, versions = local_draft(state, signoff=ctx.signoff)
+    drafted, versions = local_draft(state, ctx.policy, ctx.signoff)
     if _writes_with_llm(state, ctx):
         written = llm_draft(state, ctx, usage)
         if written is not None:

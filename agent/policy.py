@@ -6,6 +6,8 @@ so an instruction hidden in a ticket can never talk its way into an auto-resolut
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
 from agent.schemas import Action, Decision, DecisionReason
@@ -21,6 +23,15 @@ class PolicyConfig(BaseModel):
     auto_resolve_priorities: frozenset[str] = frozenset({"P2", "P3"})
     #: The grounding KB article (same category as the ticket) must match at least this well (cosine).
     strong_kb_match: float = Field(default=0.55, ge=0, le=1)
+    #: A draft cites a KB article only at or above this similarity (cosine); below it the reply is a holding
+    #: reply. Measured on the sample company (benchmarks/grounding_threshold.py): see the field's default.
+    grounding_min_similarity: float = Field(default=0.40, ge=0, le=1)
+    #: Per-category overrides of `grounding_min_similarity` (e.g. stricter for money or access topics).
+    grounding_min_similarity_by_category: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    #: Below this category confidence the predicted category alone doesn't justify citing its article:
+    #: the closest article overall must be of that category too. Also the confidence a queue needs before
+    #: a holding reply names its team.
+    grounding_min_confidence: float = Field(default=0.5, ge=0, le=1)
     #: Below this best similarity to both history and KB, the issue counts as novel.
     novelty_similarity: float = Field(default=0.35, ge=0, le=1)
     #: Customers at or above this MRR (or on a high-value tier) are high value.
@@ -29,6 +40,10 @@ class PolicyConfig(BaseModel):
     security_categories: frozenset[str] = frozenset({"security", "vulnerability_report", "suspicious_activity"})
     legal_categories: frozenset[str] = frozenset({"legal", "legal_request", "gdpr_request", "data_deletion"})
     data_loss_categories: frozenset[str] = frozenset({"data_loss"})
+
+    def grounding_threshold(self, category: str | None) -> float:
+        """The similarity an article of `category` needs before a draft may cite it."""
+        return self.grounding_min_similarity_by_category.get(category or "", self.grounding_min_similarity)
 
 
 class PolicyInput(BaseModel):

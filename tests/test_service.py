@@ -71,8 +71,8 @@ def test_auto_resolved_ticket_gets_note_tags_and_reply(client: TestClient, helpd
     calls = helpdesk.wait_for(lambda calls: len(calls) >= 2)
     comments = {call.json["ticket"]["comment"]["public"]: call.json["ticket"] for call in calls}
     assert "caseworker_category__password_reset" in comments[False]["additional_tags"]
-    assert "Reply sent" in comments[False]["comment"]["body"]
-    assert "Hi Ada" in comments[True]["comment"]["body"]
+    assert "Reply sent" in comments[False]["comment"]["html_body"]
+    assert "Hi Ada" in comments[True]["comment"]["html_body"]
     assert _runtime(client).reviews.list() == []
 
 
@@ -92,7 +92,7 @@ def test_webhook_to_review_to_reply_on_the_helpdesk(client: TestClient, helpdesk
     note = helpdesk.wait_for(lambda calls: len(calls) >= 1)[0]
     assert note.method == "PUT" and note.path == "/api/v2/tickets/4401.json"
     assert note.json["ticket"]["comment"]["public"] is False
-    assert "Suggested reply (awaiting review)" in note.json["ticket"]["comment"]["body"]
+    assert "Suggested reply (awaiting review)" in note.json["ticket"]["comment"]["html_body"]
     assert "caseworker_action__draft_for_review" not in note.json["ticket"]["additional_tags"]
     assert any(tag.startswith("caseworker_queue__") for tag in note.json["ticket"]["additional_tags"])
 
@@ -116,7 +116,10 @@ def test_webhook_to_review_to_reply_on_the_helpdesk(client: TestClient, helpdesk
 
     assert _drain(client) == 1
     reply = helpdesk.calls[-1]
-    assert reply.json["ticket"]["comment"] == {"body": "Hi Ada, here is a fresh reset link.", "public": True}
+    assert reply.json["ticket"]["comment"] == {
+        "html_body": "<p>Hi Ada, here is a fresh reset link.</p>",
+        "public": True,
+    }
 
     history = runtime.workspace.history
     events = [row for row in history.audit_rows("zendesk:4401") if row["event"] == "review"]
