@@ -89,11 +89,30 @@ class Review:
     decided_at: str | None
     reviewer: str | None
     decision: str | None
+    #: From the stored result's draft: False marks "no grounded answer" (a holding reply), with the reason.
+    grounded: bool | None = None
+    grounding_note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["decision"] = json.loads(self.decision) if self.decision else None
         return out
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Review:
+        values = dict(row)
+        if values.get("grounded") is not None:
+            values["grounded"] = bool(values["grounded"])
+        return cls(**values)
+
+
+# The review row plus whether its draft is grounded; a stored draft from before `grounded` existed was.
+_SELECT = (
+    "SELECT reviews.*, CASE WHEN json_type(results.data, '$.draft') = 'object' "
+    "THEN COALESCE(json_extract(results.data, '$.draft.grounded'), 1) END AS grounded, "
+    "json_extract(results.data, '$.draft.grounding_note') AS grounding_note "
+    "FROM reviews LEFT JOIN results ON results.seq = reviews.result_seq"
+)
 
 
 def _now() -> str:
@@ -139,8 +158,8 @@ class ReviewBook:
         self.history = history
 
     def get(self, review_id: str) -> Review | None:
-        row = self.history.query_one("SELECT * FROM reviews WHERE id = ?", (review_id,))
-        return Review(**dict(row)) if row else None
+        row = self.history.query_one(f"{_SELECT} WHERE reviews.id = ?", (review_id,))
+        return Review.from_row(row) if row else None
 
     def list(
         self,
@@ -152,14 +171,14 @@ class ReviewBook:
         limit: int = 100,
     ) -> list[Review]:
         """Oldest SLA first: the draft whose first response is due soonest is the one to review next."""
-        query, params = "SELECT * FROM reviews WHERE 1 = 1", []
+        query, params = f"{_SELECT} WHERE 1 = 1", []
         filters = (("state", state), ("tenant", tenant), ("queue", queue), ("priority", priority),
                    ("ticket_id", ticket_id))  # fmt: skip
         for column, value in filters:
             if value:
-                query, params = query + f" AND {column} = ?", [*params, value]
-        query += " ORDER BY first_response_due IS NULL, first_response_due, created_at LIMIT ?"
-        return [Review(**dict(r)) for r in self.history.query(query, (*params, limit))]
+                query, params = query + f" AND reviews.{column} = ?", [*params, value]
+        query += " ORDER BY reviews.first_response_due IS NULL, reviews.first_response_due, reviews.created_at LIMIT ?"
+        return [Review.from_row(r) for r in self.history.query(query, (*params, limit))]
 
     def decide(
         self,
@@ -205,7 +224,7 @@ class ReviewBook:
                 self.history.upsert_tickets_in(conn, [ticket])
             if follow_up is not None:
                 insert_job(conn, follow_up, max_attempts, now)
-            return Review(**dict(conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()))
+            return Review.from_row(conn.execute(f"{_SELECT} WHERE reviews.id = ?", (review_id,)).fetchone())
 
     def counts(self) -> dict[str, int]:
         rows = self.history.query("SELECT state, COUNT(*) AS n FROM reviews GROUP BY state", ())

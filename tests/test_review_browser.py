@@ -191,7 +191,8 @@ def test_agent_edits_and_approves_a_draft_in_the_browser(live: LiveServer, helpd
     reply = next(c for c in replies if is_public_reply(c))
     assert reply.path == f"/api/v2/tickets/{ZENDESK_ID}.json"
     assert reply.json["ticket"]["comment"] == {
-        "html_body": "<p>Hi Ada,</p><p>Here is a fresh password reset link, and your invoice is attached.</p><p>Sam</p>",
+        "html_body": "<p>Hi Ada,</p><p>Here is a fresh password reset link, and your invoice is attached.</p>"
+        "<p>Sam</p>",
         "public": True,
     }
 

@@ -132,6 +132,30 @@ def test_webhook_to_review_to_reply_on_the_helpdesk(client: TestClient, helpdesk
     assert not runtime.graph.get_state({"configurable": {"thread_id": listed[0]["job_id"]}}).values
 
 
+def test_a_holding_reply_is_marked_no_grounded_answer_in_the_review_list_and_detail(
+    client: TestClient, helpdesk: FakeHelpdesk
+) -> None:
+    # The KB has no refund article: the draft is a holding reply, and the reviewer sees why.
+    post_zendesk(client, "4410", "Charged twice", "My card was charged twice this month, please refund one.", "inv-h")
+    _drain(client)
+    [item] = client.get("/api/reviews", headers=AUTH).json()["items"]
+    assert item["grounded"] is False
+    assert "no KB article of category refund_request" in item["grounding_note"]
+    detail = client.get(f"/api/reviews/{item['id']}", headers=AUTH).json()
+    draft = detail["result"]["draft"]
+    assert draft["grounded"] is False and draft["grounding_note"] == item["grounding_note"]
+    assert draft["citations"] == [] and "invoice number" in draft["body"]
+    note = helpdesk.wait_for(lambda calls: len(calls) >= 1)[0]
+    assert "Suggested reply (awaiting review)" in note.json["ticket"]["comment"]["html_body"]
+
+
+def test_a_grounded_draft_is_marked_grounded_in_the_review_list(client: TestClient) -> None:
+    post_zendesk(client, "4411", *MIXED, "inv-g")
+    _drain(client)
+    [item] = client.get("/api/reviews", headers=AUTH).json()["items"]
+    assert item["grounded"] is True and item["grounding_note"] is None
+
+
 def test_reject_needs_a_reason_and_sends_nothing(client: TestClient, helpdesk: FakeHelpdesk) -> None:
     post_zendesk(client, "4402", *MIXED, "inv-2")
     _drain(client)
