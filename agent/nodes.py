@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 
 from agent.classify import finalize, llm_fields, local_predictions, uncertain_fields
 from agent.drafting import escalation_packet, llm_brief, llm_draft
-from agent.grounding import grounding_article
+from agent.grounding import ground, grounding_article
 from agent.llm import LLMError, LLMOutputError
 from agent.llm_tasks import LabelledExample, LLMUsage, classify_with_llm
 from agent.local_reply import local_draft
@@ -177,6 +177,7 @@ def decide_action(state: TriageState, runtime: Runtime[TriageContext]) -> dict[s
     evidence = state["evidence"]
     customer = state["customer"]
     grounding = grounding_article(evidence, classification.category.value if classification.category else None)
+    grounded = ground(evidence, classification.category, ctx.policy).article is not None
     facts = PolicyInput(
         priority=classification.priority.value,
         category=classification.category.value if classification.category else None,
@@ -189,6 +190,7 @@ def decide_action(state: TriageState, runtime: Runtime[TriageContext]) -> dict[s
         max_ticket_similarity=evidence.max_ticket_similarity,
         max_kb_similarity=evidence.max_kb_similarity,
         grounding_kb_similarity=grounding.score if grounding else 0.0,
+        grounded=grounded,
         needs_review=classification.needs_review,
         category_agreement=state.get("category_agreement", True),
     )

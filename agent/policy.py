@@ -61,6 +61,9 @@ class PolicyInput(BaseModel):
     max_kb_similarity: float = 0.0
     #: Similarity of the article a draft would be grounded in (one of the ticket's category, if any).
     grounding_kb_similarity: float = 0.0
+    #: False when no article passes the grounding rule (agent/grounding.py): the draft is a holding reply,
+    #: which is never sent without a human, whatever the other bars say.
+    grounded: bool = True
     needs_review: bool = False
     #: False when the LLM and the local model name different categories: a cross-check no ticket
     #: text can talk both into.
@@ -109,6 +112,8 @@ def decide(facts: PolicyInput, config: PolicyConfig) -> Decision:
         return _review(DecisionReason.NOT_AUTO_RESOLVABLE, f"Category {category or '(none)'!r} is not auto-resolvable.")
     if facts.priority not in config.auto_resolve_priorities:
         return _review(DecisionReason.NOT_AUTO_RESOLVABLE, f"{facts.priority} tickets always get a human reply.")
+    if not facts.grounded:
+        return _review(DecisionReason.NO_KB_MATCH, "No KB article matches well enough to answer from.")
     if facts.grounding_kb_similarity < config.strong_kb_match:
         return _review(
             DecisionReason.NO_KB_MATCH,

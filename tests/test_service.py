@@ -146,7 +146,10 @@ def test_a_holding_reply_is_marked_no_grounded_answer_in_the_review_list_and_det
     assert draft["grounded"] is False and draft["grounding_note"] == item["grounding_note"]
     assert draft["citations"] == [] and "invoice number" in draft["body"]
     note = helpdesk.wait_for(lambda calls: len(calls) >= 1)[0]
-    assert "Suggested reply (awaiting review)" in note.json["ticket"]["comment"]["html_body"]
+    assert (
+        "Suggested reply (awaiting review), a holding reply: no grounded answer (no KB article of category"
+        in (note.json["ticket"]["comment"]["html_body"])
+    )
 
 
 def test_a_grounded_draft_is_marked_grounded_in_the_review_list(client: TestClient) -> None:
