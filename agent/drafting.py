@@ -1,5 +1,5 @@
-"""Local-mode writing: a reply assembled from the best KB article and past resolution, and the
-context packet for an escalation. Text comes from template files under prompts/."""
+"""The LLM-written reply, and the context packet for an escalation (extractive, or LLM-summarised).
+Template text comes from files under prompts/; local-mode replies are in agent/local_reply.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 
 from agent.llm import LLMError
 from agent.llm_tasks import DraftTools, LLMUsage, Source, brief_with_llm, draft_with_llm
-from agent.schemas import Citation, DecisionReason, Draft, Escalation, Evidence, KBHit
+from agent.markdown_text import markdown_to_text
+from agent.schemas import Citation, DecisionReason, Draft, Escalation
 from agent.state import TriageContext, TriageState
 from prompts.loader import render
 
@@ -30,74 +31,6 @@ _TRIED = re.compile(
 _MAX_TRIED = 5
 _TRIED_CHARS = 300
 _SUMMARY_CHARS = 240
-
-
-def _strip_title(chunk_text: str, title: str) -> str:
-    # Chunks carry their article title as a first line so they embed well alone; a reply doesn't need it.
-    lines = chunk_text.strip().splitlines()
-    while lines and (not lines[0].strip() or lines[0].lstrip("# ").strip() == title.strip()):
-        lines.pop(0)
-    return "\n".join(lines).strip()
-
-
-def grounding_article(evidence: Evidence, category: str | None) -> KBHit | None:
-    """The article a reply should rest on: the best one of the ticket's category when the KB is
-    categorised (a close article about something else is no answer), else the best overall."""
-    if not evidence.kb_articles:
-        return None
-    if category and any(a.category for a in evidence.kb_articles):
-        return next((a for a in evidence.kb_articles if a.category == category), None)
-    return evidence.kb_articles[0]
-
-
-def local_draft(state: TriageState, signoff: str) -> tuple[Draft, dict[str, str]]:
-    ticket = state["ticket"]
-    evidence = state["evidence"]
-    decision = state["decision"]
-    citations: list[Citation] = []
-    versions: dict[str, str] = {}
-    customer = state["customer"]
-    greeting = (customer.name or "there") if customer.name and " " not in customer.name.strip() else "there"
-
-    similar = next((t for t in evidence.similar_tickets if t.id in state.get("similar_replies", {})), None)
-    similar_line = ""
-    if similar is not None:
-        citations.append(Citation(kind="ticket", id=similar.id, title=similar.subject, score=similar.score))
-        reply = state["similar_replies"][similar.id]
-        similar_line = f"Closest resolved case {similar.id} (match {similar.score:.2f}) was answered with:\n{reply}"
-
-    category = state["classification"].category
-    article = grounding_article(evidence, category.value if category else None) or (
-        evidence.kb_articles[0] if evidence.kb_articles else None
-    )
-    if article is not None:
-        citations.insert(0, Citation(kind="kb", id=article.article_id, title=article.title, score=article.score))
-        answer = _strip_title(state["kb_texts"].get(article.chunk_id, article.excerpt), article.title)
-        body = render(
-            "local_draft",
-            greeting_name=greeting,
-            subject=ticket.subject.strip(),
-            answer=answer,
-            article_title=article.title,
-            article_id=article.article_id,
-            signoff=signoff,
-        )
-        note = render(
-            "local_internal_note",
-            action=decision.action.value,
-            reason=decision.reason.value,
-            article_id=article.article_id,
-            article_title=article.title,
-            article_score=f"{article.score:.2f}",
-            similar_case=similar_line,
-        )
-        versions = {body.name: body.version, note.name: note.version}
-        return Draft(body=body.text, citations=citations, internal_note=note.text.strip()), versions
-
-    # No article to ground a reply in: never invent one; give the reviewer the closest case instead.
-    body_text = ""
-    internal = similar_line or "No KB article or resolved case matched; write this reply by hand."
-    return Draft(body=body_text, citations=citations, internal_note=internal), versions
 
 
 def _suggested_teams(state: TriageState, reason: DecisionReason, ctx: TriageContext) -> tuple[str, str | None]:
@@ -183,23 +116,27 @@ def escalation_packet(state: TriageState, ctx: TriageContext) -> tuple[Escalatio
 
 def llm_draft(state: TriageState, ctx: TriageContext, usage: LLMUsage) -> Draft | None:
     """A reply the LLM writes from the retrieved KB chunks and past resolutions; None falls back to
-    the template draft (no LLM, an invalid answer, or citations outside the given sources)."""
+    the template draft (no LLM, no source above the grounding bar, an invalid answer, or citations
+    outside the given sources). Sources below the bar are never shown, so they can never be cited."""
     assert ctx.llm is not None
     evidence = state["evidence"]
+    classification = state["classification"]
+    category = classification.category
+    min_score = ctx.policy.grounding_threshold(category.value if category else None)
+    replies = state.get("similar_replies", {})
+    kb = [a for a in evidence.kb_articles if a.score >= min_score]
+    tickets = [t for t in evidence.similar_tickets if t.id in replies and t.score >= min_score]
+    kinds = {a.article_id: "kb" for a in kb} | {t.id: "ticket" for t in tickets}
     sources = [
         Source(id=a.article_id, title=a.title, text=state["kb_texts"].get(a.chunk_id, a.excerpt), score=a.score)
-        for a in evidence.kb_articles
-    ] + [
-        Source(id=t.id, title=f"Resolved ticket: {t.subject}", text=state["similar_replies"][t.id], score=t.score)
-        for t in evidence.similar_tickets
-        if t.id in state.get("similar_replies", {})
-    ]
+        for a in kb
+    ] + [Source(id=t.id, title=f"Resolved ticket: {t.subject}", text=replies[t.id], score=t.score) for t in tickets]
     if not sources:
         return None
     sources.sort(key=lambda s: s.score, reverse=True)  # the budget drops the least similar first
-    classification = state["classification"]
     label = ", ".join(f"{name}={p.value}" for name, p in classification.predictions().items() if name != "language")
     ticket = state["ticket"]
+    found: dict[str, Source] = {s.id: s for s in sources}
     try:
         reply = draft_with_llm(
             ctx.llm,
@@ -209,38 +146,51 @@ def llm_draft(state: TriageState, ctx: TriageContext, usage: LLMUsage) -> Draft 
             usage=usage,
             ticket_id=ticket.id,
             tenant=ticket.tenant,
-            tools=_draft_tools(state, ctx),
+            tools=_draft_tools(state, ctx, min_score, found, kinds),
         )
     except LLMError:
         return None
-    by_id = {s.id: s for s in sources}
-    kb_ids = {a.article_id for a in evidence.kb_articles}
     citations = [
-        Citation(kind="kb" if cid in kb_ids else "ticket", id=cid, title=by_id[cid].title, score=by_id[cid].score)
+        Citation(
+            kind="kb" if kinds.get(cid) == "kb" else "ticket", id=cid, title=found[cid].title, score=found[cid].score
+        )
         for cid in dict.fromkeys(reply.citations)
+        if cid in found
     ]
     decision = state["decision"]
     note = f"LLM draft by {ctx.llm.model} ({decision.action.value}: {decision.reason.value}); check it before sending."
-    return Draft(body=reply.body.strip(), citations=citations, internal_note=note)
+    return Draft(body=markdown_to_text(reply.body.strip()), citations=citations, internal_note=note)
 
 
-def _draft_tools(state: TriageState, ctx: TriageContext) -> DraftTools:
-    """Look-ups for the drafting model, all bound to this ticket's tenant (never another's)."""
+def _draft_tools(
+    state: TriageState, ctx: TriageContext, min_score: float, found: dict[str, Source], kinds: dict[str, str]
+) -> DraftTools:
+    """Look-ups for the drafting model, all bound to this ticket's tenant (never another's), returning only
+    sources at or above the grounding bar; what they return is recorded in `found` (and its kind in `kinds`)
+    so a citation of a looked-up source maps back to its title and score."""
     ticket = state["ticket"]
     customer = state["customer"]
 
+    def keep(hits: list[Source], kind: str) -> list[Source]:
+        kept = [h for h in hits if h.score >= min_score]
+        for h in kept:
+            found.setdefault(h.id, h)
+            kinds.setdefault(h.id, kind)
+        return kept
+
     def search_kb(query: str) -> list[Source]:
         hits = ctx.retriever.search_kb(query, ticket.tenant, ctx.k_kb)
-        return [Source(id=h.article_id, title=h.title, text=h.text, score=h.score) for h in hits]
+        return keep([Source(id=h.article_id, title=h.title, text=h.text, score=h.score) for h in hits], "kb")
 
     def similar_tickets(query: str) -> list[Source]:
         vector = ctx.retriever.embedder.embed([query])[0]
         hits = ctx.retriever.store.similar_tickets(vector, ticket.tenant, ctx.k_tickets, exclude_id=ticket.id)
-        return [
+        sources = [
             Source(id=h.id, title=f"Resolved ticket: {h.subject}", text=h.reply or "", score=h.score)
             for h in hits
             if h.reply
         ]
+        return keep(sources, "ticket")
 
     def account() -> str:
         return (

@@ -10,9 +10,11 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from agent.classify import finalize, llm_fields, local_predictions, uncertain_fields
-from agent.drafting import escalation_packet, grounding_article, llm_brief, llm_draft, local_draft
+from agent.drafting import escalation_packet, llm_brief, llm_draft
+from agent.grounding import ground, grounding_article
 from agent.llm import LLMError, LLMOutputError
 from agent.llm_tasks import LabelledExample, LLMUsage, classify_with_llm
+from agent.local_reply import local_draft
 from agent.policy import PolicyInput, decide
 from agent.schemas import Action, Evidence, FieldPrediction, KBHit, Meta, SimilarTicket, Sla, TriageResult
 from agent.signals import detect_signals
@@ -194,6 +196,7 @@ def decide_action(state: TriageState, runtime: Runtime[TriageContext]) -> dict[s
     evidence = state["evidence"]
     customer = state["customer"]
     grounding = grounding_article(evidence, classification.category.value if classification.category else None)
+    grounded = ground(evidence, classification.category, ctx.policy).article is not None
     facts = PolicyInput(
         priority=classification.priority.value,
         category=classification.category.value if classification.category else None,
@@ -206,6 +209,7 @@ def decide_action(state: TriageState, runtime: Runtime[TriageContext]) -> dict[s
         max_ticket_similarity=evidence.max_ticket_similarity,
         max_kb_similarity=evidence.max_kb_similarity,
         grounding_kb_similarity=grounding.score if grounding else 0.0,
+        grounded=grounded,
         needs_review=classification.needs_review,
         category_agreement=state.get("category_agreement", True),
     )
@@ -233,7 +237,7 @@ def draft(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]
     started = time.perf_counter()
     ctx = runtime.context
     usage = state["llm_usage"]
-    drafted, versions = local_draft(state, signoff=ctx.signoff)
+    drafted, versions = local_draft(state, ctx.policy, ctx.signoff)
     if _writes_with_llm(state, ctx):
         written = llm_draft(state, ctx, usage)
         if written is not None:

@@ -6,6 +6,8 @@ so an instruction hidden in a ticket can never talk its way into an auto-resolut
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
 from agent.schemas import Action, Decision, DecisionReason
@@ -21,6 +23,17 @@ class PolicyConfig(BaseModel):
     auto_resolve_priorities: frozenset[str] = frozenset({"P2", "P3"})
     #: The grounding KB article (same category as the ticket) must match at least this well (cosine).
     strong_kb_match: float = Field(default=0.55, ge=0, le=1)
+    #: A draft cites a KB article only at or above this similarity (cosine); below it the reply is a holding
+    #: reply. On the sample company's history (benchmarks/grounding_threshold.py) 0.40 cuts the drafts citing
+    #: an article of a wrong category from 133 to 44 of 345 and keeps every right draft of the demo's tickets;
+    #: 0.45 cuts to 32 but turns two right demo drafts (0.41, one a German ticket) into holding replies.
+    grounding_min_similarity: float = Field(default=0.40, ge=0, le=1)
+    #: Per-category overrides of `grounding_min_similarity` (e.g. stricter for money or access topics).
+    grounding_min_similarity_by_category: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    #: Below this category confidence the predicted category alone doesn't justify citing its article:
+    #: the closest article overall must be of that category too. Also the confidence a queue needs before
+    #: a holding reply names its team.
+    grounding_min_confidence: float = Field(default=0.5, ge=0, le=1)
     #: Below this best similarity to both history and KB, the issue counts as novel.
     novelty_similarity: float = Field(default=0.35, ge=0, le=1)
     #: Customers at or above this MRR (or on a high-value tier) are high value.
@@ -29,6 +42,10 @@ class PolicyConfig(BaseModel):
     security_categories: frozenset[str] = frozenset({"security", "vulnerability_report", "suspicious_activity"})
     legal_categories: frozenset[str] = frozenset({"legal", "legal_request", "gdpr_request", "data_deletion"})
     data_loss_categories: frozenset[str] = frozenset({"data_loss"})
+
+    def grounding_threshold(self, category: str | None) -> float:
+        """The similarity an article of `category` needs before a draft may cite it."""
+        return self.grounding_min_similarity_by_category.get(category or "", self.grounding_min_similarity)
 
 
 class PolicyInput(BaseModel):
@@ -46,6 +63,9 @@ class PolicyInput(BaseModel):
     max_kb_similarity: float = 0.0
     #: Similarity of the article a draft would be grounded in (one of the ticket's category, if any).
     grounding_kb_similarity: float = 0.0
+    #: False when no article passes the grounding rule (agent/grounding.py): the draft is a holding reply,
+    #: which is never sent without a human, whatever the other bars say.
+    grounded: bool = True
     needs_review: bool = False
     #: False when the LLM and the local model name different categories: a cross-check no ticket
     #: text can talk both into.
@@ -96,6 +116,8 @@ def decide(facts: PolicyInput, config: PolicyConfig) -> Decision:
         return _review(DecisionReason.NOT_AUTO_RESOLVABLE, f"Category {category or '(none)'!r} is not auto-resolvable.")
     if facts.priority not in config.auto_resolve_priorities:
         return _review(DecisionReason.NOT_AUTO_RESOLVABLE, f"{facts.priority} tickets always get a human reply.")
+    if not facts.grounded:
+        return _review(DecisionReason.NO_KB_MATCH, "No KB article matches well enough to answer from.")
     if facts.grounding_kb_similarity < config.strong_kb_match:
         return _review(
             DecisionReason.NO_KB_MATCH,

@@ -164,9 +164,16 @@ class Citation(_Strict):
 
 
 class Draft(_Strict):
+    """A reply for the customer, in plain text (helpdesk connectors render it for their channel)."""
+
     body: str
     citations: list[Citation]
     internal_note: str | None = None
+    #: False for a holding reply: no source matched well enough to answer from, so the reply only
+    #: acknowledges, asks what would resolve it and says who follows up ("no grounded answer").
+    grounded: bool = True
+    #: Why there is no grounded answer (best match, its score and the bar it missed); None when grounded.
+    grounding_note: str | None = None
 
 
 class Escalation(_Strict):

@@ -36,6 +36,8 @@ def triage_note(result: TriageResult) -> str:
         details = f"Escalate to {e.suggested_team}: {e.summary}\n\n{e.context_for_agent}"
     elif result.draft is not None:
         heading = "Reply sent" if result.decision.action == Action.AUTO_RESOLVE else "Suggested reply (awaiting review)"
+        if not result.draft.grounded:
+            heading += f", a holding reply: no grounded answer ({result.draft.grounding_note})"
         details = f"{heading}:\n\n{result.draft.body}"
     else:
         details = ""

@@ -93,9 +93,11 @@ def run_demo(settings: Settings, console: Console) -> Path:
     wide = Console(stderr=True, width=max(console.width, 130)) if not console.is_terminal else console
     wide.print(table)
     mix = Counter(result.decision.action.value for _, result in results)
+    holding = sum(1 for _, result in results if result.draft is not None and not result.draft.grounded)
     console.print(
         f"{len(results)} tickets triaged in {triage_seconds:.1f}s "
-        f"({', '.join(f'{n} {action}' for action, n in sorted(mix.items()))}); "
+        f"({', '.join(f'{n} {action}' for action, n in sorted(mix.items()))}; "
+        f"{holding} holding {'reply' if holding == 1 else 'replies'} with no grounded answer); "
         f"whole demo {time.perf_counter() - started:.1f}s"
     )
     console.print(f"Results: {results_path}")

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from knowledge.db import Database, Tx, table_columns
 from knowledge.escalations import backfill_escalations
 from knowledge.jobs import migrate_jobs
-from knowledge.reviews import migrate_reviews
+from knowledge.reviews import migrate_review_grounding, migrate_reviews
 
 Step = Callable[[Tx], None]
 
@@ -68,6 +68,7 @@ MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
     (3, "jobs.customer_id, filled from the stored ticket", migrate_jobs),
     (4, "reviews.undo_job_id and send_at (the undo window)", migrate_reviews),
     (5, "escalations of results stored before the table existed", backfill_escalations),
+    (6, "reviews.grounded and grounding_note, from the stored draft", migrate_review_grounding),
 )
 LATEST = MIGRATIONS[-1][0]
 

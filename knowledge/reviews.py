@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS reviews (
     reviewer TEXT,
     decision TEXT,
     undo_job_id TEXT,
-    send_at TEXT
+    send_at TEXT,
+    grounded INTEGER,
+    grounding_note TEXT
 );
 CREATE INDEX IF NOT EXISTS reviews_queue ON reviews (state, first_response_due);
 CREATE INDEX IF NOT EXISTS reviews_ticket ON reviews (tenant, ticket_id, state);
@@ -118,11 +120,24 @@ class Review:
     undo_job_id: str | None = None
     #: When a scheduled approval is applied and its reply sent (ISO); undo is possible until then.
     send_at: str | None = None
+    #: From the stored result's draft: False marks "no grounded answer" (a holding reply), with the reason.
+    grounded: bool | None = None
+    grounding_note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["decision"] = json.loads(self.decision) if self.decision else None
         return out
+
+    @classmethod
+    def from_row(cls, row: Any) -> Review:
+        values = dict(row)
+        if values.get("grounded") is not None:
+            values["grounded"] = bool(values["grounded"])
+        return cls(**values)
+
+
+_SELECT = "SELECT * FROM reviews"
 
 
 def _now() -> str:
@@ -174,9 +189,11 @@ def insert_review(conn: Tx, job_id: str, result_seq: int, result: dict[str, Any]
     Call `supersede_pending` first: agents review the latest text only.
     """
     labels = result["classification"]
+    grounded, note = draft_grounding(result)
     conn.execute(
         "INSERT INTO reviews (id, tenant, ticket_id, job_id, result_seq, state, subject, queue, category, priority, "
-        "first_response_due, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+        "first_response_due, created_at, grounded, grounding_note) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, "
+        "?, ?)",
         (
             review_id_for(job_id),
             result["tenant"],
@@ -190,9 +207,37 @@ def insert_review(conn: Tx, job_id: str, result_seq: int, result: dict[str, Any]
             labels["priority"]["value"],
             (result.get("sla") or {}).get("first_response_due"),
             _now(),
+            grounded,
+            note,
         ),
     )
     return review_id_for(job_id)
+
+
+def draft_grounding(result: dict[str, Any]) -> tuple[int | None, str | None]:
+    """(1 or 0, the note) from a result's draft; (None, None) without a draft. A draft stored before `grounded`
+    existed was grounded."""
+    draft = result.get("draft")
+    if not isinstance(draft, dict):
+        return None, None
+    return int(bool(draft.get("grounded", True))), draft.get("grounding_note")
+
+
+def migrate_review_grounding(conn: Tx) -> None:
+    """Reviews opened before the review list showed grounding get it from their stored result."""
+    if "grounded" not in table_columns(conn, "reviews"):
+        conn.execute("ALTER TABLE reviews ADD COLUMN grounded INTEGER")
+        conn.execute("ALTER TABLE reviews ADD COLUMN grounding_note TEXT")
+    rows = conn.execute(
+        "SELECT reviews.id, results.data FROM reviews JOIN results ON results.seq = reviews.result_seq "
+        "WHERE reviews.grounded IS NULL"
+    ).fetchall()
+    for review_id, data in rows:
+        grounded, note = draft_grounding(json.loads(data))
+        if grounded is not None:
+            conn.execute(
+                "UPDATE reviews SET grounded = ?, grounding_note = ? WHERE id = ?", (grounded, note, review_id)
+            )
 
 
 class ReviewBook:
@@ -202,8 +247,8 @@ class ReviewBook:
         self.history = history
 
     def get(self, review_id: str) -> Review | None:
-        row = self.history.query_one("SELECT * FROM reviews WHERE id = ?", (review_id,))
-        return Review(**dict(row)) if row else None
+        row = self.history.query_one(f"{_SELECT} WHERE id = ?", (review_id,))
+        return Review.from_row(row) if row else None
 
     def list(
         self,
@@ -215,14 +260,14 @@ class ReviewBook:
         limit: int = 100,
     ) -> list[Review]:
         """Oldest SLA first: the draft whose first response is due soonest is the one to review next."""
-        query, params = "SELECT * FROM reviews WHERE 1 = 1", []
+        query, params = f"{_SELECT} WHERE 1 = 1", []
         filters = (("state", state), ("tenant", tenant), ("queue", queue), ("priority", priority),
                    ("ticket_id", ticket_id))  # fmt: skip
         for column, value in filters:
             if value:
-                query, params = query + f" AND {column} = ?", [*params, value]
-        query += " ORDER BY first_response_due IS NULL, first_response_due, created_at LIMIT ?"
-        return [Review(**dict(r)) for r in self.history.query(query, (*params, limit))]
+                query, params = query + f" AND reviews.{column} = ?", [*params, value]
+        query += " ORDER BY reviews.first_response_due IS NULL, reviews.first_response_due, reviews.created_at LIMIT ?"
+        return [Review.from_row(r) for r in self.history.query(query, (*params, limit))]
 
     def decide(
         self,
@@ -272,7 +317,7 @@ class ReviewBook:
                 self.history.upsert_tickets_in(conn, [ticket])
             if follow_up is not None:
                 insert_job(conn, follow_up, max_attempts, now)
-            return Review(**dict(conn.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()))
+            return Review.from_row(conn.execute(f"{_SELECT} WHERE id = ?", (review_id,)).fetchone())
 
     def schedule(
         self, review_id: str, decision: ReviewDecision, delay_s: float, max_attempts: int, now: float

@@ -118,7 +118,11 @@ def test_zendesk_triage_is_one_update_with_private_comment_tags_and_fields(
     assert call.headers["authorization"] == basic("agent@acme.test/token", "zd-token")
     assert call.json == {
         "ticket": {
-            "comment": {"body": NOTE, "public": False},
+            # HTML, escaped: the note's "<refunds>" stays text
+            "comment": {
+                "html_body": "<p>Caseworker triage: billing / P2.</p><p>See KB-12 &lt;refunds&gt;.</p>",
+                "public": False,
+            },
             "additional_tags": TAGS,
             # priority has no Zendesk field id configured, so only its tag carries it
             "custom_fields": [{"id": 360001, "value": "billing"}],
@@ -135,7 +139,7 @@ def test_zendesk_reply_is_a_public_comment(helpdesk: FakeHelpdesk, sleeps: Sleep
     zendesk(helpdesk.url, sleeps).apply(action("zendesk", kind="reply"))
     [call] = helpdesk.calls
     assert call.path == "/api/v2/tickets/35436.json"
-    assert call.json == {"ticket": {"comment": {"body": "Hello,\nplease try again.", "public": True}}}
+    assert call.json == {"ticket": {"comment": {"html_body": "<p>Hello,<br>please try again.</p>", "public": True}}}
 
 
 def test_intercom_triage_is_an_admin_note_and_reply_an_admin_comment(

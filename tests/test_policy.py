@@ -59,6 +59,8 @@ CASES = [
     ({"category": "bug_report"}, Action.DRAFT_FOR_REVIEW, DecisionReason.NOT_AUTO_RESOLVABLE),
     ({"category": None}, Action.DRAFT_FOR_REVIEW, DecisionReason.NOT_AUTO_RESOLVABLE),
     ({"grounding_kb_similarity": 0.5}, Action.DRAFT_FOR_REVIEW, DecisionReason.NO_KB_MATCH),
+    # A holding reply (no article passes the grounding rule) is never sent on its own.
+    ({"grounded": False}, Action.DRAFT_FOR_REVIEW, DecisionReason.NO_KB_MATCH),
     ({"priority": "P1"}, Action.DRAFT_FOR_REVIEW, DecisionReason.NOT_AUTO_RESOLVABLE),
     ({"confidences": {"queue": 0.79, "category": 0.9}}, Action.DRAFT_FOR_REVIEW, DecisionReason.LOW_CONFIDENCE),
     ({"confidences": {"queue": 0.9, "category": 0.5}}, Action.DRAFT_FOR_REVIEW, DecisionReason.LOW_CONFIDENCE),

@@ -209,7 +209,11 @@ def test_agent_edits_and_approves_a_draft_in_the_browser(live: LiveServer, helpd
     replies = helpdesk.wait_for(lambda calls: any(is_public_reply(c) for c in calls), timeout=60)
     reply = next(c for c in replies if is_public_reply(c))
     assert reply.path == f"/api/v2/tickets/{ZENDESK_ID}.json"
-    assert reply.json["ticket"]["comment"] == {"body": EDITED, "public": True}
+    assert reply.json["ticket"]["comment"] == {
+        "html_body": "<p>Hi Ada,</p><p>Here is a fresh password reset link, and your invoice is attached.</p>"
+        "<p>Sam</p>",
+        "public": True,
+    }
 
     again = httpx.post(f"{base}/api/reviews/{review_id}/approve", headers=AUTH, json={}, timeout=30)
     assert again.status_code == 409, again.text

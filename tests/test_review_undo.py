@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from caseworker.workspace import Workspace
 from knowledge.jobs import LeaseLost
+from service.webhooks.normalise import html_to_text
 from tests.fake_helpdesk import FakeHelpdesk
 from tests.service_harness import (
     AUTH,
@@ -63,7 +64,8 @@ def _approve(client: TestClient, review_id: str, reply: str) -> dict:
 
 
 def _replies(helpdesk: FakeHelpdesk) -> list[str]:
-    return [c.json["ticket"]["comment"]["body"] for c in helpdesk.calls if is_public_reply(c)]
+    # Zendesk comments go as HTML: the reply's text is the one paragraph of its html_body.
+    return [html_to_text(c.json["ticket"]["comment"]["html_body"]) for c in helpdesk.calls if is_public_reply(c)]
 
 
 def _paused(client: TestClient, job_id: str) -> bool:

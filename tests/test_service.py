@@ -73,8 +73,8 @@ def test_auto_resolved_ticket_gets_note_tags_and_reply(client: TestClient, helpd
     calls = helpdesk.wait_for(lambda calls: len(calls) >= 2)
     comments = {call.json["ticket"]["comment"]["public"]: call.json["ticket"] for call in calls}
     assert "caseworker_category__password_reset" in comments[False]["additional_tags"]
-    assert "Reply sent" in comments[False]["comment"]["body"]
-    assert "Hi Ada" in comments[True]["comment"]["body"]
+    assert "Reply sent" in comments[False]["comment"]["html_body"]
+    assert "Hi Ada" in comments[True]["comment"]["html_body"]
     assert _runtime(client).reviews.list() == []
 
 
@@ -94,7 +94,7 @@ def test_webhook_to_review_to_reply_on_the_helpdesk(client: TestClient, helpdesk
     note = helpdesk.wait_for(lambda calls: len(calls) >= 1)[0]
     assert note.method == "PUT" and note.path == "/api/v2/tickets/4401.json"
     assert note.json["ticket"]["comment"]["public"] is False
-    assert "Suggested reply (awaiting review)" in note.json["ticket"]["comment"]["body"]
+    assert "Suggested reply (awaiting review)" in note.json["ticket"]["comment"]["html_body"]
     assert "caseworker_action__draft_for_review" not in note.json["ticket"]["additional_tags"]
     assert any(tag.startswith("caseworker_queue__") for tag in note.json["ticket"]["additional_tags"])
 
@@ -118,7 +118,10 @@ def test_webhook_to_review_to_reply_on_the_helpdesk(client: TestClient, helpdesk
 
     assert _drain(client) == 1
     reply = helpdesk.calls[-1]
-    assert reply.json["ticket"]["comment"] == {"body": "Hi Ada, here is a fresh reset link.", "public": True}
+    assert reply.json["ticket"]["comment"] == {
+        "html_body": "<p>Hi Ada, here is a fresh reset link.</p>",
+        "public": True,
+    }
 
     history = runtime.workspace.history
     events = [row for row in history.audit_rows("zendesk:4401") if row["event"] == "review"]
@@ -129,6 +132,33 @@ def test_webhook_to_review_to_reply_on_the_helpdesk(client: TestClient, helpdesk
     hits = runtime.workspace.store.similar_tickets(runtime.workspace.embedder.embed([MIXED[1]])[0], "default", 10)
     assert "zendesk:4401" in [hit.id for hit in hits]  # and retrieval finds the reviewed answer
     assert not runtime.graph.get_state({"configurable": {"thread_id": listed[0]["job_id"]}}).values
+
+
+def test_a_holding_reply_is_marked_no_grounded_answer_in_the_review_list_and_detail(
+    client: TestClient, helpdesk: FakeHelpdesk
+) -> None:
+    # The KB has no refund article: the draft is a holding reply, and the reviewer sees why.
+    post_zendesk(client, "4410", "Charged twice", "My card was charged twice this month, please refund one.", "inv-h")
+    _drain(client)
+    [item] = client.get("/api/reviews", headers=AUTH).json()["items"]
+    assert item["grounded"] is False
+    assert "no KB article of category refund_request" in item["grounding_note"]
+    detail = client.get(f"/api/reviews/{item['id']}", headers=AUTH).json()
+    draft = detail["result"]["draft"]
+    assert draft["grounded"] is False and draft["grounding_note"] == item["grounding_note"]
+    assert draft["citations"] == [] and "invoice number" in draft["body"]
+    note = helpdesk.wait_for(lambda calls: len(calls) >= 1)[0]
+    assert (
+        "Suggested reply (awaiting review), a holding reply: no grounded answer (no KB article of category"
+        in (note.json["ticket"]["comment"]["html_body"])
+    )
+
+
+def test_a_grounded_draft_is_marked_grounded_in_the_review_list(client: TestClient) -> None:
+    post_zendesk(client, "4411", *MIXED, "inv-g")
+    _drain(client)
+    [item] = client.get("/api/reviews", headers=AUTH).json()["items"]
+    assert item["grounded"] is True and item["grounding_note"] is None
 
 
 def test_reject_needs_a_reason_and_sends_nothing(client: TestClient, helpdesk: FakeHelpdesk) -> None:

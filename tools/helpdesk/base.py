@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -129,10 +128,3 @@ def missing(settings: dict[str, str | SecretStr | None]) -> list[str]:
 
 def secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
-
-
-def text_to_html(text: str) -> str:
-    """Plain text as minimal HTML, for helpdesks whose note/reply bodies are HTML (Freshdesk, Intercom):
-    otherwise line breaks collapse and a "<" in a customer quote becomes markup."""
-    paragraphs = [p for p in text.strip().replace("\r\n", "\n").split("\n\n") if p.strip()]
-    return "".join(f"<p>{html.escape(p.strip()).replace(chr(10), '<br>')}</p>" for p in paragraphs)

@@ -9,9 +9,10 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from tools.helpdesk.actions import Source, WriteBackAction
-from tools.helpdesk.base import HelpdeskClient, missing, secret, text_to_html
+from tools.helpdesk.base import HelpdeskClient, missing, secret
 from tools.helpdesk.errors import WriteBackError
 from tools.helpdesk.http import Exchange
+from tools.helpdesk.render import to_html
 
 
 class FreshdeskConfig(BaseModel):
@@ -56,9 +57,9 @@ class FreshdeskClient(HelpdeskClient[FreshdeskConfig]):
             if current is None or len(tags) > len(existing):
                 exchange.send("PUT", ticket, {"tags": tags})
         if action.kind == "reply" and action.body and action.body.strip():
-            exchange.send("POST", f"{ticket}/reply", {"body": text_to_html(action.body)})
+            exchange.send("POST", f"{ticket}/reply", {"body": to_html(action.body)})
         elif action.kind == "triage" and action.note and action.note.strip():
-            exchange.send("POST", f"{ticket}/notes", {"body": text_to_html(action.note), "private": True})
+            exchange.send("POST", f"{ticket}/notes", {"body": to_html(action.note), "private": True})
 
 
 def _tags_of(response: httpx.Response) -> list[str]:

@@ -9,8 +9,9 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from tools.helpdesk.actions import Source, WriteBackAction
-from tools.helpdesk.base import HelpdeskClient, missing, secret, text_to_html
+from tools.helpdesk.base import HelpdeskClient, missing, secret
 from tools.helpdesk.http import Exchange
+from tools.helpdesk.render import to_html
 
 
 class IntercomConfig(BaseModel):
@@ -70,6 +71,6 @@ class IntercomClient(HelpdeskClient[IntercomConfig]):
                 "message_type": "comment" if action.kind == "reply" else "note",
                 "type": "admin",
                 "admin_id": self.config.admin_id or "",
-                "body": text_to_html(text),
+                "body": to_html(text),
             },
         )

@@ -11,6 +11,7 @@ from pydantic import BaseModel, SecretStr
 from tools.helpdesk.actions import Source, WriteBackAction
 from tools.helpdesk.base import HelpdeskClient, missing, secret
 from tools.helpdesk.http import Exchange
+from tools.helpdesk.render import to_plain
 
 
 class JiraConfig(BaseModel):
@@ -24,6 +25,7 @@ class JiraClient(HelpdeskClient[JiraConfig]):
     """Labels through `PUT /rest/api/3/issue/{key}` with `update.labels` "add" operations, which keep the
     issue's other labels and are idempotent, so they go first; then `POST
     /rest/servicedeskapi/request/{key}/comment`, internal (`public: false`) for triage, public for a reply.
+    That endpoint takes the comment as a plain string (not ADF), so the text goes as it is.
     Fields are not written: Jira custom field ids and option shapes differ per site; tags carry them.
     """
 
@@ -58,5 +60,5 @@ class JiraClient(HelpdeskClient[JiraConfig]):
             exchange.send(
                 "POST",
                 f"/rest/servicedeskapi/request/{key}/comment",
-                {"body": text, "public": action.kind == "reply"},
+                {"body": to_plain(text), "public": action.kind == "reply"},
             )

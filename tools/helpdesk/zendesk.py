@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, SecretStr
 from tools.helpdesk.actions import Source, WriteBackAction
 from tools.helpdesk.base import HelpdeskClient, missing, secret
 from tools.helpdesk.http import Exchange
+from tools.helpdesk.render import to_html
 
 
 class ZendeskConfig(BaseModel):
@@ -23,7 +24,8 @@ class ZendeskConfig(BaseModel):
 
 
 class ZendeskClient(HelpdeskClient[ZendeskConfig]):
-    """`PUT /api/v2/tickets/{id}.json` with a private comment (triage) or a public one (reply).
+    """`PUT /api/v2/tickets/{id}.json` with a private comment (triage) or a public one (reply), sent as
+    `html_body` so paragraphs, line breaks and links survive (a plain `body` loses links' targets).
 
     Tags go in `additional_tags`, which adds to the ticket's tags; `tags` would replace them. Zendesk
     answers 409 when two updates of one ticket collide; sending the same update again is the fix, so 409 is
@@ -55,7 +57,7 @@ class ZendeskClient(HelpdeskClient[ZendeskConfig]):
         ticket: dict[str, Any] = {}
         text = action.body if action.kind == "reply" else action.note
         if text and text.strip():
-            ticket["comment"] = {"body": text, "public": action.kind == "reply"}
+            ticket["comment"] = {"html_body": to_html(text), "public": action.kind == "reply"}
         if action.tags:
             ticket["additional_tags"] = list(action.tags)
         custom_fields = [
