@@ -6,9 +6,10 @@
    prediction for it: the LLM answers, or the ticket asks for review).
 3. The candidate is scored on the holdout (per-field macro-F1 and accuracy), and so is the champion, on
    the holdout tickets it never trained on (newer than its training data) when there are enough of them.
-4. The gate promotes the candidate only when no field is worse than the champion's by more than the
-   tolerance and it learned every field the champion knows; otherwise it stays a candidate and the report
-   says why. `promote="always"` skips the gate (the first model of an eval), `"never"` only registers.
+4. The gate promotes the candidate only when it learned every field the champion knows and no field is
+   worse beyond noise (the paired bootstrap interval of (candidate - champion) macro-F1 on the same rows
+   lies wholly below -tolerance); otherwise it stays a candidate and the report says why.
+   `promote="always"` skips the gate (the first model of an eval), `"never"` only registers.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
 
 from agent.local_model import LocalModel, ModelNotTrainedError
+from agent.stats import accuracy, macro_f1, paired_bootstrap_delta
 from agent.text import ticket_model_text
 from knowledge.embeddings import Embedder
 from knowledge.history import History
@@ -101,27 +102,32 @@ def holdout_size(n: int, share: float) -> int:
     return min(n - 1, max(1, math.ceil(n * share)))
 
 
-def field_scores(
-    model: LocalModel, texts: Sequence[str], embeddings: np.ndarray, truth: Sequence[dict[str, str]]
-) -> dict[str, dict[str, float]]:
-    """Per learned field: macro-F1 (over the classes present in the truth), accuracy and how many scored."""
+Predictions = list[dict[str, tuple[str, float]]]  # per holdout row: field -> (value, confidence)
+
+
+def predict_rows(model: LocalModel, texts: Sequence[str], embeddings: np.ndarray) -> Predictions:
     if not texts:
-        return {}
-    predicted = model.predict(list(texts), embeddings)
-    scores: dict[str, dict[str, float]] = {}
-    for name in model.fields:
+        return []
+    guesses = model.predict(list(texts), embeddings)
+    return [{name: (g.value, g.confidence) for name, g in row.items()} for row in guesses]
+
+
+def field_scores(predicted: Predictions, truth: Sequence[dict[str, str]]) -> dict[str, dict[str, Any]]:
+    """Per predicted field: macro-F1 and accuracy on the rows the truth labels, how many, and the confidence
+    histogram over every row (the reference the drift monitor compares live confidences with)."""
+    fields = sorted({name for row in predicted for name in row})
+    scores: dict[str, dict[str, Any]] = {}
+    for name in fields:
         rows = [i for i, labels in enumerate(truth) if name in labels]
         if not rows:
             continue
         y_true = [truth[i][name] for i in rows]
-        y_pred = [predicted[i][name].value for i in rows]
-        confidences = [predicted[i][name].confidence for i in range(len(texts))]
+        y_pred = [predicted[i][name][0] for i in rows]
         scores[name] = {
-            "macro_f1": round(float(f1_score(y_true, y_pred, labels=sorted(set(y_true)), average="macro")), 4),
-            "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+            "macro_f1": round(macro_f1(y_true, y_pred), 4),
+            "accuracy": round(accuracy(y_true, y_pred), 4),
             "n": len(rows),
-            # The reference the drift monitor compares live confidences with (insights.drift).
-            "confidence_hist": confidence_histogram(confidences),
+            "confidence_hist": confidence_histogram([row[name][1] for row in predicted if name in row]),
         }
     return scores
 
@@ -135,33 +141,45 @@ def confidence_histogram(confidences: Sequence[float]) -> list[int]:
     return [int(c) for c in counts]
 
 
-def gate(
-    candidate: dict[str, dict[str, float]],
-    champion: dict[str, dict[str, float]] | None,
-    champion_fields: Sequence[str],
-    tolerance: float,
-) -> tuple[bool, list[str]]:
-    """(promote?, reasons). Not worse than the champion on any field it knows, within the tolerance."""
-    if champion is None:
+@dataclass(frozen=True)
+class Comparison:
+    """Candidate and champion predictions on the same holdout rows, with their truth."""
+
+    truth: list[dict[str, str]]
+    candidate: Predictions
+    champion: Predictions
+    champion_fields: list[str]
+
+
+def gate(comparison: Comparison | None, candidate_fields: Sequence[str], tolerance: float) -> tuple[bool, list[str]]:
+    """(promote?, reasons). Refused when the candidate lacks a field the champion predicts, or is worse on one
+    beyond noise: the paired bootstrap's 95 % interval of (candidate - champion) macro-F1 on the same rows lies
+    wholly below -tolerance. A single holdout of a few hundred tickets moves macro-F1 by several points on
+    its own; without the interval, a gate refuses good candidates half the time."""
+    if comparison is None:
         return True, ["no champion yet"]
     reasons: list[str] = []
     ok = True
-    for name in champion_fields:
-        if name not in candidate:
+    for name in comparison.champion_fields:
+        if name not in candidate_fields:
             ok = False
             reasons.append(f"{name}: the champion predicts it, the candidate learned no model for it")
             continue
-        mine, theirs = candidate[name], champion.get(name)
-        if theirs is None or mine["n"] < MIN_SCORED:
-            reasons.append(f"{name}: too few holdout tickets to compare ({int(mine['n'])})")
+        rows = [i for i, labels in enumerate(comparison.truth) if name in labels]
+        if len(rows) < MIN_SCORED:
+            reasons.append(f"{name}: too few holdout tickets to compare ({len(rows)})")
             continue
-        delta = mine["macro_f1"] - theirs["macro_f1"]
-        verdict = "not worse" if delta >= -tolerance else "worse"
+        truth = [comparison.truth[i][name] for i in rows]
+        mine = [comparison.candidate[i][name][0] for i in rows]
+        theirs = [comparison.champion[i][name][0] for i in rows]
+        delta = paired_bootstrap_delta(truth, mine, theirs, resamples=1000, seed=0)
+        worse = delta.high < -tolerance
         reasons.append(
-            f"{name}: macro-F1 {mine['macro_f1']:.3f} vs champion {theirs['macro_f1']:.3f} "
-            f"({delta:+.3f}, tolerance {tolerance:.3f}): {verdict}"
+            f"{name}: macro-F1 {macro_f1(truth, mine):.3f} vs champion {macro_f1(truth, theirs):.3f} on {len(rows)} "
+            f"tickets ({delta.delta:+.3f}, 95 % interval {delta.low:+.3f} to {delta.high:+.3f}, tolerance "
+            f"{tolerance:.3f}): {'worse' if worse else 'not worse'}"
         )
-        ok = ok and delta >= -tolerance
+        ok = ok and not worse
     return ok, reasons
 
 
@@ -205,11 +223,11 @@ class TenantTrainer:
             embedding_model_id=self.embedder.model_id,
         )
         model.meta.update({"tenant": tenant, "skipped_fields": skipped, "trained_until": data.order_keys[cut - 1]})
-        held = slice(cut, None)
-        scores = field_scores(model, data.texts[held], data.embeddings[held], data.labels[held])
+        held = predict_rows(model, data.texts[cut:], data.embeddings[cut:])
+        scores = field_scores(held, data.labels[cut:])
         champion_record = self.registry.champion(tenant)
-        champion_scores, champion_fields, notes = self._champion_scores(champion_record, data, cut)
-        promote, reasons = gate(scores, champion_scores, champion_fields, options.tolerance)
+        comparison, notes = self._compare(champion_record, data, cut, held)
+        promote, reasons = gate(comparison, list(model.fields), options.tolerance)
         if options.promote == "always":
             promote, reasons = True, ["promotion forced (--promote always)", *reasons]
         elif options.promote == "never":
@@ -222,7 +240,12 @@ class TenantTrainer:
             "skipped_fields": skipped,
             "min_labels_per_field": options.min_labels_per_field,
             "holdout": scores,
-            "champion": {"version": champion_record.version, "holdout": champion_scores} if champion_record else None,
+            "champion": {
+                "version": champion_record.version,
+                "holdout": field_scores(comparison.champion, comparison.truth) if comparison else None,
+            }
+            if champion_record
+            else None,
             "gate": {"promote": promote, "tolerance": options.tolerance, "reasons": [*notes, *reasons]},
             "class_counts": model.meta.get("class_counts", {}),
             "cross_validation": model.meta.get("cross_validation", {}),
@@ -235,14 +258,16 @@ class TenantTrainer:
         self.history.audit("train", {"version": model.version, "promoted": promote, "fields": learned}, tenant=tenant)
         return TrainingReport(tenant=tenant, record=record, promoted=promote, reasons=body["gate"]["reasons"])
 
-    def _champion_scores(
-        self, record: ModelRecord | None, data: LabelledHistory, cut: int
-    ) -> tuple[dict[str, dict[str, float]] | None, list[str], list[str]]:
+    def _compare(
+        self, record: ModelRecord | None, data: LabelledHistory, cut: int, candidate: Predictions
+    ) -> tuple[Comparison | None, list[str]]:
+        """Both models on the holdout rows the champion never trained on (newer than its training data), or
+        on the whole holdout when fewer than MIN_UNSEEN_FOR_CHAMPION are."""
         if record is None:
-            return None, [], []
+            return None, []
         blob = self.registry.data(record.version)
         if blob is None:
-            return None, [], [f"champion {record.version} has no stored bytes: compared with nothing"]
+            return None, [f"champion {record.version} has no stored bytes: compared with nothing"]
         champion = LocalModel.from_bytes(blob)
         until = str(record.report.get("trained_until") or "")
         unseen = [i for i in range(cut, len(data.tickets)) if data.order_keys[i] > until]
@@ -253,9 +278,14 @@ class TenantTrainer:
                 f"only {len(unseen)} holdout tickets are newer than the champion's training data: compared on all "
                 f"{len(rows)} (the champion may have trained on some of them)"
             )
-        texts = [data.texts[i] for i in rows]
-        scores = field_scores(champion, texts, data.embeddings[rows], [data.labels[i] for i in rows])
-        return scores, list(champion.fields), notes
+        theirs = predict_rows(champion, [data.texts[i] for i in rows], data.embeddings[rows])
+        comparison = Comparison(
+            truth=[data.labels[i] for i in rows],
+            candidate=[candidate[i - cut] for i in rows],
+            champion=theirs,
+            champion_fields=list(champion.fields),
+        )
+        return comparison, notes
 
 
 def report_lines(report: TrainingReport) -> list[str]:
