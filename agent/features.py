@@ -22,7 +22,7 @@ _MAX_SUBJECT_FEATURES = 30_000
 
 
 def _subject(text: str) -> str:
-    # `agent.text.model_text` puts the subject on the first line; for one-line texts this repeats
+    # `knowledge.text.model_text` puts the subject on the first line; for one-line texts this repeats
     # the word view, which costs little and leaves the blend to weigh it.
     return text.split("\n", 1)[0]
 

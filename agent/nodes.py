@@ -19,17 +19,10 @@ from agent.policy import PolicyInput, decide
 from agent.schemas import Action, Evidence, FieldPrediction, KBHit, Meta, SimilarTicket, Sla, TriageResult
 from agent.signals import detect_signals
 from agent.state import TriageContext, TriageState
-from agent.text import (
-    MODEL_TEXT_CHARS,
-    SUBJECT_CHARS,
-    clean_text,
-    detect_language,
-    earlier_messages,
-    model_view,
-    window,
-)
+from agent.text import detect_language
 from agent.writeback_plan import triage_writebacks
 from knowledge.embeddings import MODEL_ID as EMBEDDING_MODEL_ID
+from knowledge.text import MODEL_TEXT_CHARS, SUBJECT_CHARS, clean_text, earlier_messages, model_view, window
 from knowledge.tokens import estimate_tokens
 from tools.customer import customer_context
 
@@ -47,7 +40,7 @@ def prepare(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, An
     ctx = runtime.context
     ticket = state["ticket"]
     now = ctx.clock()
-    # Every step below reads a bounded window of the body (agent/text.py), never all of it: a
+    # Every step below reads a bounded window of the body (knowledge/text.py), never all of it: a
     # megabyte of log must cost a worker no more than a short ticket does. The body stays stored whole.
     cleaned = clean_text(ticket.body)
     # A follow-up: its latest message leads, the customer's earlier messages (newest first) are context.

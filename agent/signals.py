@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from agent.risk_signals import CHURN_PHRASES, NOT_COMPETITORS
-from agent.text import window
+from knowledge.text import window
 
 
 class Signal(StrEnum):
@@ -118,7 +118,7 @@ _POSITIVE = re.compile(
 def detect_signals(text: str, raw: str | None = None) -> list[Signal]:
     """Signals in the customer's own words (`text`); an injection counts anywhere in `raw` too,
     since quoted replies and hidden HTML are where one would hide it. Both are read through
-    `agent.text.window` (head and tail), so the cost is bounded whatever the ticket's length."""
+    `knowledge.text.window` (head and tail), so the cost is bounded whatever the ticket's length."""
     text = window(text)
     found = [signal for signal, pattern in _PATTERNS.items() if pattern.search(text)]
     if raw is not None and Signal.INJECTION not in found and _PATTERNS[Signal.INJECTION].search(window(raw)):

@@ -23,12 +23,12 @@ import numpy as np
 
 from agent.local_model import LocalModel, ModelNotTrainedError
 from agent.stats import accuracy, macro_f1, paired_bootstrap_delta
-from agent.text import ticket_model_text
 from knowledge.embeddings import Embedder
 from knowledge.history import History
 from knowledge.model_registry import ModelRecord, ModelRegistry
 from knowledge.schemas import Ticket
 from knowledge.store import KnowledgeStore
+from knowledge.text import ticket_model_text
 
 Promote = Literal["auto", "always", "never"]
 Progress = Callable[[str], None]

@@ -40,11 +40,12 @@ from agent.grounding import ground  # noqa: E402
 from agent.local_model import LocalModel  # noqa: E402
 from agent.policy import PolicyConfig  # noqa: E402
 from agent.schemas import Evidence, FieldPrediction, KBHit  # noqa: E402
-from agent.text import detect_language, model_text  # noqa: E402
+from agent.text import detect_language  # noqa: E402
 from caseworker.demo import sample_dir  # noqa: E402
 from caseworker.workspace import Workspace  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from knowledge.importers import read_tickets  # noqa: E402
+from knowledge.text import model_text  # noqa: E402
 
 THRESHOLDS = (0.25, 0.30, 0.35, 0.40, 0.42, 0.45, 0.50, 0.55)
 MIN_CONFIDENCES = (0.0, 0.5, 0.7)

@@ -17,12 +17,12 @@ from itertools import cycle, islice
 from pathlib import Path
 
 from agent.graph import triage
-from agent.text import model_text
 from caseworker.demo import sample_dir
 from caseworker.workspace import Workspace
 from config.settings import Settings
 from knowledge.importers import read_tickets
 from knowledge.kb_importer import read_kb
+from knowledge.text import model_text
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -15,7 +15,6 @@ from agent.local_model import ModelNotTrainedError
 from agent.model_provider import ModelProvider
 from agent.policy import PolicyConfig
 from agent.state import TriageContext
-from agent.text import ticket_model_text
 from agent.training import Promote, TenantTrainer, TrainingOptions, TrainingReport
 from config.settings import Settings
 from knowledge.chunking import chunk_article
@@ -25,6 +24,7 @@ from knowledge.model_registry import ModelRegistry
 from knowledge.schemas import Article, Ticket
 from knowledge.store import KnowledgeStore
 from knowledge.taxonomy import Taxonomy, load_taxonomy, save_taxonomy
+from knowledge.text import ticket_model_text
 from tools.retrieval import Retriever
 from tools.sla import SlaPolicy
 

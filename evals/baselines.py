@@ -7,7 +7,7 @@
   into unseen tokens; without it the baseline was up to 7 macro-F1 points weaker (see
   `TFIDF_LR`'s comments and the README's quality table for the figures).
 
-Both see exactly the text the local model sees (`agent.text.model_text`) and nothing else. The
+Both see exactly the text the local model sees (`knowledge.text.model_text`) and nothing else. The
 baseline's recipe is fixed here on purpose rather than borrowed from `agent.features`: a reference
 must not move when the model's own features are tuned. `benchmarks/` call the same `tfidf_lr`.
 """

@@ -23,12 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.graph import triage
 from agent.schemas import TriageResult
-from agent.text import model_text
 from caseworker.workspace import Workspace
 from config.settings import Settings
 from evals.baselines import BASELINES, BaselinePredictions, majority, tfidf_lr
 from evals.datasets import DatasetSpec, EvalDataset, TestCase, load_dataset
 from knowledge.embeddings import Embedder
+from knowledge.text import model_text
 
 #: Settings an eval must not take from a suite: the run owns its data dir.
 _RUN_OWNED_SETTINGS = {"data_dir"}

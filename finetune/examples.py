@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from agent.schemas import CHURN_RISKS, SENTIMENTS
-from agent.text import clean_text, model_text
 from finetune.chat import ChatExample, ChatMessage
 from finetune.pii import Scrubber, ScrubSession
 from finetune.schemas import BuildOptions, ReviewOutcome, Task
 from knowledge.history import History
 from knowledge.schemas import PRIORITIES, STANDARD_LABELS, Ticket
+from knowledge.text import clean_text, model_text
 from knowledge.tokens import count_tokens, truncate_tokens
 from prompts.loader import render, version
 

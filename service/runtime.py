@@ -17,7 +17,6 @@ from agent.graph import build_service_graph
 from agent.local_model import ModelNotTrainedError
 from agent.schemas import TriageResult
 from agent.state import TriageContext
-from agent.text import ticket_model_text
 from caseworker.workspace import Workspace
 from config.settings import Settings
 from insights.drift import drift, raise_alerts
@@ -25,6 +24,7 @@ from knowledge.escalations import EscalationBook
 from knowledge.jobs import Job, JobLease, JobQueue, NewJob
 from knowledge.reviews import Review, ReviewBook, ReviewConflict, ReviewDecision, ScheduledDecision
 from knowledge.schemas import Ticket
+from knowledge.text import ticket_model_text
 from service.checkpoints import open_checkpointer
 from service.display import for_display, ticket_for_display
 from service.followup import content_key, continue_thread, previous_ticket

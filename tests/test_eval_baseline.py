@@ -81,9 +81,9 @@ def test_long_texts_are_cut_and_single_class_short_circuits() -> None:
 
 @pytest.mark.slow
 def test_beats_the_old_baseline_on_support_ticket_queues() -> None:
-    from agent.text import model_text
     from evals.datasets import load_dataset
     from evals.suites import SUITES_DIR, load_suite
+    from knowledge.text import model_text
 
     suite = load_suite(SUITES_DIR / "support_tickets_multilang.toml")
     if suite.missing_data():

@@ -13,11 +13,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from agent.text import model_text
 from caseworker.cli_eval import eval_command
 from evals.datasets import DatasetSpec, load_dataset
 from evals.report import build_report
 from evals.runner import CachedEmbedder, RunConfig, run_eval
+from knowledge.text import model_text
 
 TOPICS = {
     "billing": (

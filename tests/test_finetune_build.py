@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from agent.text import model_text
 from caseworker.cli_finetune import finetune_app
 from caseworker.workspace import Workspace
 from config.settings import Settings
@@ -23,6 +22,7 @@ from knowledge.embeddings import local_embedder
 from knowledge.history import History
 from knowledge.importers import parse_mapping, read_tickets
 from knowledge.schemas import Ticket
+from knowledge.text import model_text
 from prompts.loader import render
 from tests.conftest import kb_articles
 from tests.test_finetune_data import MAP_ARGS, ticket_rows, write_tickets_csv

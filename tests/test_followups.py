@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from agent.text import ticket_model_text
 from knowledge.schemas import Message, Ticket
+from knowledge.text import ticket_model_text
 from service.worker import Worker
 from tests.signed_webhooks import AUTH, job_count, post, runtime_of, service, trained_data_dir
 

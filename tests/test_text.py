@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.text import clean_text, detect_language, model_text
+from agent.text import detect_language
+from knowledge.text import clean_text, model_text
 
 
 def test_quoted_reply_and_signature_are_dropped() -> None:
