@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from agent.graph import triage  # noqa: E402
-from caseworker.workspace import Workspace  # noqa: E402
+from config.components import Components  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from knowledge.importers import parse_mapping, read_tickets  # noqa: E402
 from knowledge.schemas import Ticket  # noqa: E402
@@ -70,8 +70,8 @@ def main() -> int:
         rest = rest[: args.limit]
     print(f"{len(stream)} tickets: {len(seed)} labelled to start, {len(rest)} streamed in batches of {args.every}")
     with tempfile.TemporaryDirectory(prefix="caseworker-replay-") as tmp:
-        workspace = Workspace(Settings(data_dir=Path(tmp), min_labels_per_field=args.min_labels))
-        workspace.ingest_tickets([reviewed(t, {}) for t in seed])
+        workspace = Components(Settings(data_dir=Path(tmp), min_labels_per_field=args.min_labels))
+        workspace.ingest.tickets([reviewed(t, {}) for t in seed])
         started = time.perf_counter()
         (first,) = workspace.train()
         print(f"initial model {first.version}: trained in {time.perf_counter() - started:.1f}s, "
@@ -100,7 +100,7 @@ def main() -> int:
                 row.append(f"{acc:.3f} / {macro:.3f}")
             curve.append(row)
             print("batch " + " | ".join(row), flush=True)
-            workspace.ingest_tickets(corrected)
+            workspace.ingest.tickets(corrected)
             started = time.perf_counter()
             (report,) = workspace.train()
             wall = time.perf_counter() - started

@@ -42,7 +42,7 @@ from agent.policy import PolicyConfig  # noqa: E402
 from agent.schemas import Evidence, FieldPrediction, KBHit  # noqa: E402
 from agent.text import detect_language  # noqa: E402
 from caseworker.demo import sample_dir  # noqa: E402
-from caseworker.workspace import Workspace  # noqa: E402
+from config.components import Components  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from knowledge.importers import read_tickets  # noqa: E402
 from knowledge.text import model_text  # noqa: E402
@@ -63,7 +63,7 @@ def _summary(name: str, scores: list[float]) -> str:
     )
 
 
-def history_scores(workspace: Workspace, k: int) -> tuple[dict[str, list[float]], dict[str, list[float]], int]:
+def history_scores(workspace: Components, k: int) -> tuple[dict[str, list[float]], dict[str, list[float]], int]:
     right: dict[str, list[float]] = {}
     wrong: dict[str, list[float]] = {}
     missing = 0
@@ -85,7 +85,7 @@ def history_scores(workspace: Workspace, k: int) -> tuple[dict[str, list[float]]
     return right, wrong, missing
 
 
-def out_of_fold(workspace: Workspace, k: int) -> list[tuple[str, FieldPrediction, Evidence]]:
+def out_of_fold(workspace: Components, k: int) -> list[tuple[str, FieldPrediction, Evidence]]:
     """(true category, out-of-fold predicted category, retrieved KB evidence) per labelled history ticket."""
     tickets = [t for t in read_tickets(sample_dir() / "history.jsonl").tickets if t.labels.get("category")]
     stored = {(tenant, tid): vector for tenant, tid, vector in workspace.store.ticket_embeddings()}
@@ -152,7 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.data_dir / "chroma").exists():
         raise SystemExit(f"error: {args.data_dir} is not a demo data dir; run `caseworker demo --data-dir ...`")
-    workspace = Workspace(Settings(data_dir=args.data_dir))
+    workspace = Components(Settings(data_dir=args.data_dir))
     right, wrong, missing = history_scores(workspace, args.k)
     every_right = [s for scores in right.values() for s in scores]
     every_wrong = [s for scores in wrong.values() for s in scores]

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.fak
 from agent.graph import triage
 from caseworker.demo import sample_dir
 from caseworker.ticket_input import parse_tickets
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from knowledge.importers import read_tickets
 from knowledge.kb_importer import read_kb
@@ -55,10 +55,10 @@ def run(mode: str, base_url: str, model: str, k: int) -> None:
     samples = sample_dir()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), mode=mode, model=model, openai_base_url=base_url, k_tickets=k)
-        workspace = Workspace(settings)
+        workspace = Components(settings)
         workspace.install_taxonomy(samples / "taxonomy.toml")
-        workspace.ingest_tickets(read_tickets(samples / "history.jsonl").tickets)
-        workspace.ingest_kb(read_kb(samples / "kb").articles)
+        workspace.ingest.tickets(read_tickets(samples / "history.jsonl").tickets)
+        workspace.ingest.kb(read_kb(samples / "kb").articles)
         workspace.train()
         tickets = parse_tickets((samples / "incoming.jsonl").read_text(encoding="utf-8"), "incoming.jsonl").tickets
         context = workspace.context()

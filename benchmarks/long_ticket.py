@@ -26,7 +26,7 @@ from langgraph.runtime import Runtime
 from agent import nodes
 from agent.state import TriageContext
 from caseworker.demo import sample_dir
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from knowledge.importers import read_tickets
 from knowledge.kb_importer import read_kb
@@ -101,10 +101,10 @@ def main() -> None:
 
     samples = sample_dir()
     with tempfile.TemporaryDirectory() as tmp:
-        workspace = Workspace(Settings(data_dir=Path(tmp)))
+        workspace = Components(Settings(data_dir=Path(tmp)))
         workspace.install_taxonomy(samples / "taxonomy.toml")
-        workspace.ingest_tickets(read_tickets(samples / "history.jsonl").tickets)
-        workspace.ingest_kb(read_kb(samples / "kb").articles)
+        workspace.ingest.tickets(read_tickets(samples / "history.jsonl").tickets)
+        workspace.ingest.kb(read_kb(samples / "kb").articles)
         workspace.train()
         ctx = workspace.context()
         run_nodes(Ticket(id="warm-up", subject="Login", body="I cannot log in."), ctx, args.budget)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from agent.graph import triage
 from caseworker.demo import sample_dir
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from knowledge.importers import read_tickets
 from knowledge.kb_importer import read_kb
@@ -38,12 +38,12 @@ def main() -> None:
 
     samples = sample_dir()
     with tempfile.TemporaryDirectory() as tmp:
-        workspace = Workspace(Settings(data_dir=Path(tmp), embedding_threads=args.threads))
+        workspace = Components(Settings(data_dir=Path(tmp), embedding_threads=args.threads))
         history = read_tickets(samples / "history.jsonl").tickets
         started = time.perf_counter()
         workspace.install_taxonomy(samples / "taxonomy.toml")
-        workspace.ingest_tickets(history)
-        workspace.ingest_kb(read_kb(samples / "kb").articles)
+        workspace.ingest.tickets(history)
+        workspace.ingest.kb(read_kb(samples / "kb").articles)
         ingest_s = time.perf_counter() - started
         started = time.perf_counter()
         workspace.train()

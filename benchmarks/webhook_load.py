@@ -320,16 +320,16 @@ def sample_texts() -> list[tuple[str, str]]:
 
 def train_sample(data_dir: Path, database_url: str | None = None, chroma_url: str | None = None) -> None:
     from caseworker.demo import sample_dir
-    from caseworker.workspace import Workspace
+    from config.components import Components
     from config.settings import Settings
     from knowledge.importers import read_tickets
     from knowledge.kb_importer import read_kb
 
     samples = sample_dir()
-    workspace = Workspace(Settings(data_dir=data_dir, database_url=database_url, chroma_url=chroma_url))
+    workspace = Components(Settings(data_dir=data_dir, database_url=database_url, chroma_url=chroma_url))
     workspace.install_taxonomy(samples / "taxonomy.toml")
-    workspace.ingest_tickets(read_tickets(samples / "history.jsonl").tickets)
-    workspace.ingest_kb(read_kb(samples / "kb").articles)
+    workspace.ingest.tickets(read_tickets(samples / "history.jsonl").tickets)
+    workspace.ingest.kb(read_kb(samples / "kb").articles)
     workspace.train()
     workspace.history.close()
 

@@ -16,11 +16,11 @@ from caseworker.cli_common import (
     LabelValuesFile,
     Mode,
     Tenant,
+    components_for,
     err,
     fail,
     progress_bar,
     settings_for,
-    workspace_for,
 )
 from caseworker.cli_db import db_app
 from caseworker.cli_eval import eval_command
@@ -84,9 +84,9 @@ def ingest_tickets(
         report = read_tickets(file, column_map, tenant=tenant or "default", values=value_map)
     except (MappingError, ImportFileError, ValueMapError) as exc:
         raise fail(str(exc)) from exc
-    workspace = workspace_for(data_dir)
+    workspace = components_for(data_dir)
     with progress_bar("Embedding tickets", len(report.tickets)) as bar:
-        counts = workspace.ingest_tickets(report.tickets, progress=lambda n: bar.advance(bar.task_ids[0], n))
+        counts = workspace.ingest.tickets(report.tickets, progress=lambda n: bar.advance(bar.task_ids[0], n))
     err.print(
         f"{report.rows_read} rows read: {counts.inserted} new, {counts.updated} updated, "
         f"{counts.unchanged} unchanged, {len(report.rejects)} rejected"
@@ -120,10 +120,10 @@ def ingest_kb(
     if not directory.is_dir():
         raise fail(f"{directory}: not a directory")
     kb = read_kb(directory, tenant=tenant or "default")
-    workspace = workspace_for(data_dir)
+    workspace = components_for(data_dir)
     with progress_bar("Embedding KB chunks", 0) as bar:
         task = bar.task_ids[0]
-        counts = workspace.ingest_kb(
+        counts = workspace.ingest.kb(
             kb.articles,
             progress=lambda n: bar.advance(task, n),
             on_total=lambda total: bar.update(task, total=total),
@@ -141,7 +141,7 @@ def ingest_taxonomy(
     from knowledge.taxonomy import TaxonomyError
 
     try:
-        taxonomy = workspace_for(data_dir).install_taxonomy(file)
+        taxonomy = components_for(data_dir).install_taxonomy(file)
     except TaxonomyError as exc:
         raise fail(str(exc)) from exc
     err.print(
@@ -166,7 +166,7 @@ def triage(
     Exits 1 if any ticket was invalid; the valid ones are still triaged and stored."""
     from caseworker.batch import triage_all
     from caseworker.ticket_input import parse_tickets
-    from caseworker.workspace import LLMConfigError
+    from config.components import LLMConfigError
 
     if source == "-":
         text, name = sys.stdin.read(), "<stdin>"
@@ -178,7 +178,7 @@ def triage(
     parsed = parse_tickets(text, name)
     for message in parsed.errors:
         err.print(f"[yellow]{markup_safe(message, 500)}[/yellow]", highlight=False)
-    workspace = workspace_for(data_dir, mode=mode.value if mode else None)
+    workspace = components_for(data_dir, mode=mode.value if mode else None)
     try:
         context = workspace.context()
     except LLMConfigError as exc:

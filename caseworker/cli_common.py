@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from config.settings import Settings
 
 if TYPE_CHECKING:
-    from caseworker.workspace import Workspace
+    from config.components import Components
 
 err = Console(stderr=True, soft_wrap=True)  # messages name files and lines: never wrap them
 EXIT_REJECTS = 1
@@ -59,11 +59,11 @@ def settings_for(data_dir: Path | None, **options: object) -> Settings:
         raise fail(f"invalid settings: {problems}") from exc
 
 
-def workspace_for(data_dir: Path | None, **options: object) -> Workspace:
+def components_for(data_dir: Path | None, **options: object) -> Components:
     # Imported here: loading the graph, Chroma and onnxruntime would make `--help` take seconds.
-    from caseworker.workspace import Workspace
+    from config.components import Components
 
-    return Workspace(settings_for(data_dir, **options))
+    return Components(settings_for(data_dir, **options))
 
 
 @contextmanager

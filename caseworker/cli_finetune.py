@@ -218,11 +218,11 @@ def _kb_evidence(settings: Settings, tasks: tuple[str, ...], k: int) -> Evidence
         if "reply" in tasks and k > 0:
             err.print(f"no KB under {where}: reply examples carry no KB excerpts")
         return None
-    from caseworker.workspace import Workspace
+    from config.components import Components
     from knowledge.store import KB_CHUNKS
     from tools.retrieval import Retriever
 
-    workspace = Workspace(settings)
+    workspace = Components(settings)
     chunks = workspace.store.counts()[KB_CHUNKS]
     if chunks == 0:
         err.print(f"the KB under {where} is empty: reply examples carry no KB excerpts")

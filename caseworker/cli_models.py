@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from caseworker.cli_common import DataDir, err, fail, workspace_for
+from caseworker.cli_common import DataDir, components_for, err, fail
 
 models_app = typer.Typer(help="The local models per tenant: versions, metrics, promotion and rollback.")
 
@@ -34,7 +34,7 @@ def train_command(
     from agent.local_model import ModelNotTrainedError
     from agent.training import report_lines
 
-    workspace = workspace_for(data_dir)
+    workspace = components_for(data_dir)
     with err.status("Training...") as status:
         try:
             reports = workspace.train(tenant, promote=promote.value,
@@ -49,7 +49,7 @@ def train_command(
 @models_app.command("list")
 def list_models(tenant: TenantOption = None, data_dir: DataDir = None) -> None:
     """Every model version, newest first per tenant, with its state and holdout scores."""
-    workspace = workspace_for(data_dir)
+    workspace = components_for(data_dir)
     table = Table(title="Models")
     for column in ("tenant", "version", "state", "created", "trained on", "holdout macro-F1"):
         table.add_column(column, no_wrap=column != "holdout macro-F1")
@@ -63,7 +63,7 @@ def list_models(tenant: TenantOption = None, data_dir: DataDir = None) -> None:
 @models_app.command("show")
 def show_model(version: str, data_dir: DataDir = None) -> None:
     """One model's report: fields, holdout scores, the champion it was compared with, the gate's reasons."""
-    record = workspace_for(data_dir).registry.get(version)
+    record = components_for(data_dir).registry.get(version)
     if record is None:
         raise fail(f"no model {version}")
     typer.echo(json.dumps(record.as_dict(), indent=2, sort_keys=True))
@@ -75,7 +75,7 @@ def promote_model(version: str, data_dir: DataDir = None) -> None:
     from knowledge.model_registry import RegistryError
 
     try:
-        record = workspace_for(data_dir).registry.promote(version, reason="promoted by hand", actor="cli")
+        record = components_for(data_dir).registry.promote(version, reason="promoted by hand", actor="cli")
     except RegistryError as exc:
         raise fail(str(exc)) from exc
     err.print(f"{record.version} is now the champion of tenant {record.tenant}")
@@ -90,7 +90,7 @@ def rollback_model(
     from knowledge.model_registry import RegistryError
 
     try:
-        record = workspace_for(data_dir).registry.rollback(tenant, actor="cli")
+        record = components_for(data_dir).registry.rollback(tenant, actor="cli")
     except RegistryError as exc:
         raise fail(str(exc)) from exc
     err.print(f"{record.version} is the champion of tenant {record.tenant} again")
@@ -104,7 +104,7 @@ def stats_command(
     """How reviewers answer the model, per tenant: approvals, corrections per field, draft edits, auto-resolves."""
     from insights.feedback_stats import all_stats
 
-    workspace = workspace_for(data_dir)
+    workspace = components_for(data_dir)
     stats = all_stats(workspace.history, workspace.registry, tenant)
     if as_json:
         typer.echo(json.dumps(stats, indent=2, sort_keys=True))
@@ -141,7 +141,7 @@ def drift_command(
 
     from insights.drift import drift, raise_alerts
 
-    workspace = workspace_for(data_dir)
+    workspace = components_for(data_dir)
     s = workspace.settings
     tenants = [tenant] if tenant else workspace.registry.tenants()
     rows = [r for t in tenants for r in drift(workspace.history, workspace.registry, t, s.drift_window,

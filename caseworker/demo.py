@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from caseworker.ticket_input import parse_tickets
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from knowledge.importers import read_tickets
 from knowledge.kb_importer import read_kb
@@ -38,7 +38,7 @@ def run_demo(settings: Settings, console: Console) -> Path:
     started = time.perf_counter()
     samples = sample_dir()
     _fresh(settings.data_dir)
-    workspace = Workspace(settings)
+    workspace = Components(settings)
 
     taxonomy = workspace.install_taxonomy(samples / "taxonomy.toml")
     history = read_tickets(samples / "history.jsonl")
@@ -46,8 +46,8 @@ def run_demo(settings: Settings, console: Console) -> Path:
     if history.rejects or kb.rejects:
         raise SystemExit(f"error: bundled sample data has rejects: {[str(r) for r in history.rejects + kb.rejects]}")
     with console.status("Ingesting history and knowledge base..."):
-        counts = workspace.ingest_tickets(history.tickets)
-        kb_counts = workspace.ingest_kb(kb.articles)
+        counts = workspace.ingest.tickets(history.tickets)
+        kb_counts = workspace.ingest.kb(kb.articles)
     console.print(
         f"Ingested {counts.inserted} resolved tickets, {kb_counts.articles} KB articles "
         f"({kb_counts.chunks} chunks), taxonomy of {len(taxonomy.categories)} categories"

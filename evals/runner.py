@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.graph import triage
 from agent.schemas import TriageResult
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from evals.baselines import BASELINES, BaselinePredictions, majority, tfidf_lr
 from evals.datasets import DatasetSpec, EvalDataset, TestCase, load_dataset
@@ -181,7 +181,7 @@ def _outcome(case: TestCase, result: TriageResult, fields: Sequence[str]) -> Out
 
 
 def _triage_all(
-    workspace: Workspace, dataset: EvalDataset, workers: int, advance: Callable[[int], None]
+    workspace: Components, dataset: EvalDataset, workers: int, advance: Callable[[int], None]
 ) -> list[Outcome]:
     context = workspace.context()
     outcomes: list[Outcome | None] = [None] * len(dataset.test)
@@ -249,11 +249,11 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
     with _data_dir(config) as data_dir:
         # An eval measures the model on whatever the dataset labels: every labelled field is learned.
         settings = Settings(data_dir=data_dir, **{"min_labels_per_field": 1, **overrides})
-        workspace = Workspace(settings)
+        workspace = Components(settings)
         cache: CachedEmbedder | None = None
         if config.embedding_cache is not None:
             cache = CachedEmbedder(workspace.embedder, config.embedding_cache)
-            # Workspace.embedder is a cached_property: setting it first makes the store and retriever use the cache.
+            # Components.embedder is a cached_property: setting it first makes the store and retriever use the cache.
             workspace.embedder = cache  # type: ignore[misc]
         try:
             phase = time.perf_counter()
@@ -263,8 +263,8 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
                 from knowledge.kb_importer import read_kb
 
                 kb = read_kb(config.kb)
-                workspace.ingest_kb(kb.articles, progress=hooks.stage("Embedding KB", None))
-            workspace.ingest_tickets(dataset.train, progress=hooks.stage("Ingesting training set", len(dataset.train)))
+                workspace.ingest.kb(kb.articles, progress=hooks.stage("Embedding KB", None))
+            workspace.ingest.tickets(dataset.train, progress=hooks.stage("Ingesting training set", len(dataset.train)))
             timings["ingest"] = time.perf_counter() - phase
 
             phase = time.perf_counter()

@@ -39,17 +39,17 @@ class Liveness(BaseModel):
 
 
 def _history(runtime: ServiceRuntime, workers: int) -> Check:
-    runtime.workspace.history.query_one("SELECT 1 FROM jobs LIMIT 1", ())
+    runtime.components.history.query_one("SELECT 1 FROM jobs LIMIT 1", ())
     return Check(ok=True, detail="reachable")
 
 
 def _vector_store(runtime: ServiceRuntime, workers: int) -> Check:
-    counts = runtime.workspace.store.counts()
+    counts = runtime.components.store.counts()
     return Check(ok=True, detail=", ".join(f"{n} {name}" for name, n in sorted(counts.items())))
 
 
 def _model(runtime: ServiceRuntime, workers: int) -> Check:
-    registry = runtime.workspace.registry
+    registry = runtime.components.registry
     champions = {t: v for t in registry.tenants() if (v := registry.champion_version(t))}
     listed = ", ".join(f"{t}: {v}" for t, v in sorted(champions.items())) or "none"
     if not workers:

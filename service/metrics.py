@@ -25,7 +25,7 @@ def _runtime(request: Request) -> ServiceRuntime:
 
 
 def render_metrics(runtime: ServiceRuntime) -> str:
-    history = runtime.workspace.history
+    history = runtime.components.history
     lines = [
         "# HELP caseworker_jobs Jobs in the queue by state and kind.",
         "# TYPE caseworker_jobs gauge",
@@ -85,7 +85,7 @@ def _label(value: str) -> str:
 
 def _model_lines(runtime: ServiceRuntime) -> list[str]:
     """Which model serves each tenant, and its drift (population stability index, see insights.drift)."""
-    workspace, s = runtime.workspace, runtime.settings
+    workspace, s = runtime.components, runtime.settings
     lines = [
         "# HELP caseworker_model_champion The model version serving each tenant (value 1).",
         "# TYPE caseworker_model_champion gauge",

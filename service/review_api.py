@@ -80,7 +80,7 @@ def _review_or_404(runtime: ServiceRuntime, review_id: str) -> Review:
 
 def _checked_labels(runtime: ServiceRuntime, review: Review, labels: dict[str, str]) -> dict[str, str]:
     """The corrected labels, validated as `caseworker ingest` validates a row's (422 naming the label)."""
-    result = runtime.workspace.history.result_by_seq(review.result_seq)
+    result = runtime.components.history.result_by_seq(review.result_seq)
     space = review_label_space(result, runtime.context) if result is not None else None
     try:
         return check_labels(labels, space)
@@ -103,7 +103,7 @@ def approve(request: Request, review_id: str, body: ApproveRequest) -> dict[str,
     runtime = _runtime(request)
     review = _review_or_404(runtime, review_id)
     labels = _checked_labels(runtime, review, body.labels)
-    result = runtime.workspace.history.result_by_seq(review.result_seq) or {}
+    result = runtime.components.history.result_by_seq(review.result_seq) or {}
     draft = (result.get("draft") or {}).get("body")
     edited = body.reply is not None and body.reply.strip() != (draft or "").strip()
     if edited and not body.reply.strip():

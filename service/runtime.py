@@ -17,7 +17,7 @@ from agent.graph import build_service_graph
 from agent.local_model import ModelNotTrainedError
 from agent.schemas import TriageResult
 from agent.state import TriageContext
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from insights.drift import drift, raise_alerts
 from knowledge.escalations import EscalationBook
@@ -78,15 +78,15 @@ def helpdesk_configs(s: Settings) -> HelpdeskConfigs:
 class ServiceRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.workspace = Workspace(settings)
+        self.components = Components(settings)
         self.queue = JobQueue(
-            self.workspace.history,
+            self.components.history,
             max_attempts=settings.job_max_attempts,
             lease_s=settings.job_lease_s,
             retry_base_s=settings.job_retry_base_s,
         )
-        self.reviews = ReviewBook(self.workspace.history)
-        self.escalations = EscalationBook(self.workspace.history)
+        self.reviews = ReviewBook(self.components.history)
+        self.escalations = EscalationBook(self.components.history)
         self.helpdesks = helpdesk_configs(settings)
         self.checkpointer, self._close_checkpointer = open_checkpointer(
             settings.database_url, settings.checkpoints_path
@@ -103,7 +103,7 @@ class ServiceRuntime:
         """Loads the local model (and LLM client) on first use, so intake-only processes stay light."""
         with self._context_lock:
             if self._context is None:
-                context = self.workspace.context()
+                context = self.components.context()
                 context.job_max_attempts = self.settings.job_max_attempts
                 self._context = context
             return self._context
@@ -115,7 +115,7 @@ class ServiceRuntime:
 
     def close(self) -> None:
         self._close_checkpointer()
-        self.workspace.history.close()
+        self.components.history.close()
 
     # --- intake ----------------------------------------------------------------------------------
     def enqueue_delivery(self, delivery: Delivery) -> EnqueueOutcome:
@@ -172,7 +172,7 @@ class ServiceRuntime:
         """Train the tenant's candidate through the gate; a promotion reaches every process by hot reload."""
         tenant = json.loads(job.payload)["tenant"]
         try:
-            (report,) = self.workspace.train(tenant)
+            (report,) = self.components.train(tenant)
         except ModelNotTrainedError as exc:  # too little labelled history: retrying can't help
             self.queue.fail(job.lease, f"ModelNotTrainedError: {exc}", retryable=False)
             return
@@ -181,14 +181,14 @@ class ServiceRuntime:
 
     def maintain(self) -> list[str]:
         """Between jobs: queue scheduled retrains and raise drift alerts (idempotent across workers)."""
-        history, s = self.workspace.history, self.settings
+        history, s = self.components.history, self.settings
         done = []
         for new in due_on_schedule(history, s.retrain_every_s):
             job_id, created = self.queue.enqueue(new)
             if created:
                 done.append(f"queued {new.delivery_id} as {job_id}")
-        for tenant in self.workspace.registry.tenants():
-            rows = drift(history, self.workspace.registry, tenant, window=s.drift_window, threshold=s.drift_threshold)
+        for tenant in self.components.registry.tenants():
+            rows = drift(history, self.components.registry, tenant, window=s.drift_window, threshold=s.drift_threshold)
             done += [f"drift alert: {r.tenant} {r.field} {r.view} PSI {r.psi}" for r in raise_alerts(history, rows)]
         return done
 
@@ -198,7 +198,7 @@ class ServiceRuntime:
             outcome = apply_action(action, self.helpdesks)
         except WriteBackError as exc:
             detail = {"error": str(exc), "status": exc.status, "requests": [r.model_dump() for r in exc.requests]}
-            self.workspace.history.audit("writeback_failed", detail, tenant=action.tenant, ticket_id=action.ticket_id)
+            self.components.history.audit("writeback_failed", detail, tenant=action.tenant, ticket_id=action.ticket_id)
             self.queue.fail(job.lease, f"WriteBackError: {exc}", retryable=exc.retryable)
             return
         self.queue.complete(job.lease, audit=("writeback", outcome.model_dump(mode="json")))
@@ -211,8 +211,8 @@ class ServiceRuntime:
         return {
             "review": for_display(review.as_dict()),
             "ticket": ticket_for_display(ticket.model_dump(mode="json")) if ticket else None,
-            "result": for_display(self.workspace.history.result_by_seq(review.result_seq)),
-            "context": for_display(ticket_context(self.workspace.history, ticket, self.helpdesks)) if ticket else None,
+            "result": for_display(self.components.history.result_by_seq(review.result_seq)),
+            "context": for_display(ticket_context(self.components.history, ticket, self.helpdesks)) if ticket else None,
         }
 
     def decide(self, review_id: str, decision: ReviewDecision) -> Review:
@@ -261,7 +261,7 @@ class ServiceRuntime:
         else:
             self._decide_without_checkpoint(review, decision, config)
         self.checkpointer.delete_thread(review.job_id)
-        retrain = due_after_labels(self.workspace.history, review.tenant, self.settings.retrain_after_labels)
+        retrain = due_after_labels(self.components.history, review.tenant, self.settings.retrain_after_labels)
         if retrain is not None:
             self.queue.enqueue(retrain)
 
@@ -269,11 +269,11 @@ class ServiceRuntime:
         """The worker died between storing the result and saving the pause: rebuild the paused state from the
         stored job and result, then run the same review step, so the decision is stored the one way."""
         job = self.queue.get(review.job_id)
-        result = self.workspace.history.result_by_seq(review.result_seq)
+        result = self.components.history.result_by_seq(review.result_seq)
         if job is None or result is None:
             raise KeyError(f"review {review.id}: its job or result is missing")
         ticket = Ticket.model_validate_json(job.payload)
-        embedding = self.workspace.embedder.embed([ticket_model_text(ticket)])[0]
+        embedding = self.components.embedder.embed([ticket_model_text(ticket)])[0]
         state = {
             "ticket": ticket,
             "job": JobLease(job_id=job.id, token="", attempt=job.attempts),

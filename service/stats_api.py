@@ -16,4 +16,4 @@ router = APIRouter(prefix="/api/stats", tags=["review"], dependencies=[Depends(r
 @router.get("", summary="Approval and correction rates, draft edits, auto-resolve outcomes, model versions")
 def stats(request: Request, tenant: str | None = None) -> dict[str, Any]:
     runtime: ServiceRuntime = request.app.state.runtime
-    return {"tenants": all_stats(runtime.workspace.history, runtime.workspace.registry, tenant)}
+    return {"tenants": all_stats(runtime.components.history, runtime.components.registry, tenant)}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from knowledge.schemas import Article, Ticket
 from tests.postgres import fresh_schema
@@ -180,17 +180,17 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    return Workspace(Settings(data_dir=tmp_path / "data", **SMALL_HISTORY))
+def workspace(tmp_path: Path) -> Components:
+    return Components(Settings(data_dir=tmp_path / "data", **SMALL_HISTORY))
 
 
 @pytest.fixture
-def trained_workspace(tmp_path: Path) -> Workspace:
-    ws = Workspace(Settings(data_dir=tmp_path / "data", **SMALL_HISTORY))
+def trained_workspace(tmp_path: Path) -> Components:
+    ws = Components(Settings(data_dir=tmp_path / "data", **SMALL_HISTORY))
     taxonomy = tmp_path / "taxonomy.toml"
     taxonomy.write_text(TAXONOMY)
     ws.install_taxonomy(taxonomy)
-    ws.ingest_tickets(history_tickets())
-    ws.ingest_kb(kb_articles())
+    ws.ingest.tickets(history_tickets())
+    ws.ingest.kb(kb_articles())
     ws.train()
     return ws

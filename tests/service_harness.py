@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from service.app import create_app
 from service.runtime import ServiceRuntime
@@ -49,7 +49,7 @@ class Clock:
 
 
 @contextmanager
-def service_client(workspace: Workspace, helpdesk: FakeHelpdesk, **overrides: Any) -> Iterator[TestClient]:
+def service_client(workspace: Components, helpdesk: FakeHelpdesk, **overrides: Any) -> Iterator[TestClient]:
     settings = Settings(
         data_dir=workspace.settings.data_dir,
         zendesk_secret=SECRET,

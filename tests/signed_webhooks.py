@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from service.app import create_app
 from service.runtime import ServiceRuntime
@@ -99,12 +99,12 @@ def service_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 def trained_data_dir(root: Path) -> Path:
     """A data dir with the shared test history, KB and taxonomy, and a trained local model."""
-    ws = Workspace(Settings(data_dir=root / "data", **SMALL_HISTORY))
+    ws = Components(Settings(data_dir=root / "data", **SMALL_HISTORY))
     taxonomy = root / "taxonomy.toml"
     taxonomy.write_text(TAXONOMY)
     ws.install_taxonomy(taxonomy)
-    ws.ingest_tickets(history_tickets())
-    ws.ingest_kb(kb_articles())
+    ws.ingest.tickets(history_tickets())
+    ws.ingest.kb(kb_articles())
     ws.train()
     ws.history.close()
     return root / "data"

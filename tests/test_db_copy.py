@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from caseworker.cli import app
 from caseworker.demo import run_demo
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from service.app import create_app
 from service.worker import Worker
@@ -44,8 +44,8 @@ def test_copying_the_demo_data_dir_to_postgres_loses_nothing(tmp_path: Path) -> 
         assert copied.exit_code == 0, copied.output
         assert "MISMATCH" not in copied.output
 
-        before = Workspace(Settings(data_dir=data_dir))
-        after = Workspace(Settings(data_dir=data_dir, database_url=url))
+        before = Components(Settings(data_dir=data_dir))
+        after = Components(Settings(data_dir=data_dir, database_url=url))
         for table in ("tickets", "results", "audit", "jobs", "reviews", "models", "taxonomy"):
             source = before.history.query_one(f"SELECT COUNT(*) FROM {table}")[0]
             assert after.history.query_one(f"SELECT COUNT(*) FROM {table}")[0] == source > 0, table

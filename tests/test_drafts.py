@@ -14,7 +14,7 @@ from agent.graph import triage
 from agent.llm import LLMClient, LLMConfig
 from agent.policy import PolicyConfig
 from agent.schemas import Action, TriageResult
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from knowledge.schemas import Article, Ticket
 from tests.conftest import SMALL_HISTORY, TAXONOMY, history_tickets, kb_articles
@@ -34,18 +34,18 @@ PASSWORD_BODY = "Hi, I forgot my password. How do I reset it? The reset email ne
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Components:
     root: Path = tmp_path_factory.mktemp("drafts")
-    ws = Workspace(Settings(data_dir=root / "data", **SMALL_HISTORY))
+    ws = Components(Settings(data_dir=root / "data", **SMALL_HISTORY))
     (root / "taxonomy.toml").write_text(TAXONOMY)
     ws.install_taxonomy(root / "taxonomy.toml")
-    ws.ingest_tickets(history_tickets())
-    ws.ingest_kb([MARKDOWN_KB, *kb_articles()[1:]])
+    ws.ingest.tickets(history_tickets())
+    ws.ingest.kb([MARKDOWN_KB, *kb_articles()[1:]])
     ws.train()
     return ws
 
 
-def run(workspace: Workspace, tid: str, subject: str, body: str, **extra: Any) -> TriageResult:
+def run(workspace: Components, tid: str, subject: str, body: str, **extra: Any) -> TriageResult:
     ticket = Ticket.model_validate({"id": tid, "subject": subject, "body": body, **extra})
     result = triage(ticket, workspace.context())
     TriageResult.model_validate_json(result.model_dump_json())
@@ -54,7 +54,7 @@ def run(workspace: Workspace, tid: str, subject: str, body: str, **extra: Any) -
     return result
 
 
-def test_markdown_article_becomes_plain_text(workspace: Workspace) -> None:
+def test_markdown_article_becomes_plain_text(workspace: Components) -> None:
     draft = run(workspace, "d1", "Can't remember my password", PASSWORD_BODY).draft
     assert draft is not None and draft.citations[0].id == "KB-1"
     for marker in ("**", "##", "_60", "]("):
@@ -64,44 +64,44 @@ def test_markdown_article_becomes_plain_text(workspace: Workspace) -> None:
     assert draft.grounded and draft.grounding_note is None
 
 
-def test_a_full_name_is_greeted_by_the_first_name(workspace: Workspace) -> None:
+def test_a_full_name_is_greeted_by_the_first_name(workspace: Components) -> None:
     draft = run(workspace, "d2", "Password", PASSWORD_BODY, customer={"name": "Ana María López"}).draft
     assert draft is not None and draft.body.startswith("Hi Ana,\n")
 
 
-def test_the_name_the_customer_signed_with_is_used(workspace: Workspace) -> None:
+def test_the_name_the_customer_signed_with_is_used(workspace: Components) -> None:
     body = f"{PASSWORD_BODY}\n\nThanks,\nRuth Miller\nOffice Manager | Beacon Tutoring"
     draft = run(workspace, "d3", "Password", body, customer={"name": "Beacon Tutoring"}).draft
     assert draft is not None and draft.body.startswith("Hi Ruth,\n")
 
 
-def test_an_empty_subject_is_never_quoted(workspace: Workspace) -> None:
+def test_an_empty_subject_is_never_quoted(workspace: Components) -> None:
     draft = run(workspace, "d4", "", PASSWORD_BODY).draft
     assert draft is not None
     assert 'about ""' not in draft.body and "“”" not in draft.body and '""' not in draft.body
     assert "Thanks for getting in touch." in draft.body
 
 
-def test_a_calm_subject_is_repeated_back(workspace: Workspace) -> None:
+def test_a_calm_subject_is_repeated_back(workspace: Components) -> None:
     draft = run(workspace, "d5", "Reset link for my account", PASSWORD_BODY).draft
     assert draft is not None and "Thanks for getting in touch about “Reset link for my account”." in draft.body
 
 
-def test_a_shouting_subject_is_not_quoted_back(workspace: Workspace) -> None:
+def test_a_shouting_subject_is_not_quoted_back(workspace: Components) -> None:
     subject = "THIRD TIME asking!!! password reset STILL broken"
     draft = run(workspace, "d6", subject, PASSWORD_BODY).draft
     assert draft is not None
     assert subject not in draft.body and "THIRD" not in draft.body and "!!!" not in draft.body
 
 
-def test_a_german_ticket_gets_german_greeting_and_closing(workspace: Workspace) -> None:
+def test_a_german_ticket_gets_german_greeting_and_closing(workspace: Components) -> None:
     body = f"{PASSWORD_BODY}\n\nViele Grüße\nStefan Becker"
     draft = run(workspace, "d7", "Password", body, language="de").draft
     assert draft is not None and draft.body.startswith("Hallo Stefan,\n\nvielen Dank")
     assert "\nViele Grüße\nThe Support Team" in draft.body
 
 
-def test_no_article_of_the_category_gives_a_holding_reply(workspace: Workspace) -> None:
+def test_no_article_of_the_category_gives_a_holding_reply(workspace: Components) -> None:
     # The KB has no refund article; the closest one is about invoices, which doesn't answer a refund.
     result = run(workspace, "d8", "Charged twice", "My card was charged twice this month, please refund one.")
     draft = result.draft
@@ -114,7 +114,7 @@ def test_no_article_of_the_category_gives_a_holding_reply(workspace: Workspace) 
     assert draft.internal_note is not None and "no grounded answer" in draft.internal_note
 
 
-def test_an_article_below_the_bar_gives_a_holding_reply_with_the_note(workspace: Workspace) -> None:
+def test_an_article_below_the_bar_gives_a_holding_reply_with_the_note(workspace: Components) -> None:
     context = workspace.context()
     # password_reset is auto-resolvable and its article clears strong_kb_match, but not this bar:
     context.policy = context.policy.model_copy(update={"grounding_min_similarity": 0.95})
@@ -142,7 +142,7 @@ def _drafting_model(request: dict[str, Any], _n: int) -> Reply:
     return completion({"body": "## Steps\n\nUse **Forgot password**.", "citations": [source[1]]})
 
 
-def test_llm_drafts_see_only_sources_above_the_bar(workspace: Workspace) -> None:
+def test_llm_drafts_see_only_sources_above_the_bar(workspace: Components) -> None:
     bar = 0.6
     with FakeLLM(_drafting_model) as server:
         context = workspace.context()
@@ -163,7 +163,7 @@ def test_llm_drafts_see_only_sources_above_the_bar(workspace: Workspace) -> None
     assert draft is not None and draft.grounded and draft.body == "Steps\n\nUse Forgot password."
 
 
-def test_llm_mode_with_nothing_above_the_bar_writes_a_holding_reply_without_asking(workspace: Workspace) -> None:
+def test_llm_mode_with_nothing_above_the_bar_writes_a_holding_reply_without_asking(workspace: Components) -> None:
     with FakeLLM(_drafting_model) as server:
         context = workspace.context()
         context.mode, context.llm = "llm", LLMClient(LLMConfig(model="fake", base_url=server.base_url, backoff_s=0))

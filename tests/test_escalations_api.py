@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from caseworker.workspace import Workspace
+from config.components import Components
 from knowledge.history import History
 from tests.fake_helpdesk import FakeHelpdesk
 from tests.service_harness import AUTH, OUTAGE, drain, post_zendesk, runtime_of, service_client
@@ -25,7 +25,7 @@ def helpdesk() -> Iterator[FakeHelpdesk]:
 
 
 @pytest.fixture
-def client(trained_workspace: Workspace, helpdesk: FakeHelpdesk) -> Iterator[TestClient]:
+def client(trained_workspace: Components, helpdesk: FakeHelpdesk) -> Iterator[TestClient]:
     with service_client(trained_workspace, helpdesk) as test_client:
         yield test_client
 
@@ -97,7 +97,7 @@ def test_acknowledge_assign_resolve_record_who_and_conflict(client: TestClient) 
     late = client.post(f"{url}/assign", headers=AUTH, json={"assignee": "x", "by": "lee", "version": 4})
     assert late.status_code == 409 and "already resolved by kim" in late.json()["detail"]
 
-    audit = runtime_of(client).workspace.history.audit_rows("zendesk:6002")
+    audit = runtime_of(client).components.history.audit_rows("zendesk:6002")
     trail = [(row["event"], row["detail"].get("by")) for row in audit if row["event"].startswith("escalation_")]
     assert trail == [("escalation_acknowledged", "sam"), ("escalation_assigned", "kim"), ("escalation_resolved", "kim")]
 

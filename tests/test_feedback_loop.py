@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent.graph import triage
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from insights.drift import drift, psi, raise_alerts
 from insights.feedback_stats import edit_distance
@@ -23,7 +23,7 @@ from tests.test_service import AUTH, MIXED, SECRET, post_zendesk
 
 
 @pytest.fixture
-def learning_client(trained_workspace: Workspace) -> Iterator[TestClient]:
+def learning_client(trained_workspace: Components) -> Iterator[TestClient]:
     settings = Settings(data_dir=trained_workspace.settings.data_dir, zendesk_secret=SECRET, api_token="review-token",
                         retrain_after_labels=2, review_undo_s=0, **SMALL_HISTORY)  # fmt: skip
     trained_workspace.history.close()
@@ -34,7 +34,7 @@ def learning_client(trained_workspace: Workspace) -> Iterator[TestClient]:
 def test_review_decisions_queue_a_retrain_that_a_worker_runs(learning_client: TestClient) -> None:
     runtime = learning_client.app.state.runtime  # type: ignore[attr-defined]
     drain = Worker(runtime, threading.Event()).run_until_idle
-    before = runtime.workspace.registry.champion_version("default")
+    before = runtime.components.registry.champion_version("default")
     for n in range(2):
         post_zendesk(learning_client, f"77{n}", f"{MIXED[0]} {n}", MIXED[1], f"fb-{n}")
     drain()
@@ -51,9 +51,9 @@ def test_review_decisions_queue_a_retrain_that_a_worker_runs(learning_client: Te
     (job,) = runtime.queue.list(kind="retrain")
     drain()
     assert runtime.queue.get(job.id).state == "done"
-    versions = [r.version for r in runtime.workspace.registry.list("default")]
+    versions = [r.version for r in runtime.components.registry.list("default")]
     assert len(versions) == 2 and before in versions
-    retrained = [row for row in runtime.workspace.history.audit_rows() if row["event"] == "retrained"]
+    retrained = [row for row in runtime.components.history.audit_rows() if row["event"] == "retrained"]
     assert retrained and retrained[-1]["detail"]["version"] in versions
 
     stats = learning_client.get("/api/stats", headers=AUTH).json()["tenants"][0]
@@ -77,11 +77,11 @@ def test_psi_is_zero_for_equal_mixes_and_large_for_a_shift() -> None:
 
 @pytest.mark.slow
 def test_drift_alerts_on_a_shifted_stream_only(tmp_path: Path) -> None:
-    workspace = Workspace(Settings(data_dir=tmp_path / "data", min_labels_per_field=20))
+    workspace = Components(Settings(data_dir=tmp_path / "data", min_labels_per_field=20))
     history = sorted(read_tickets(REPO / "caseworker" / "sample_data" / "history.jsonl").tickets,
                      key=lambda t: t.created_at or 0)  # fmt: skip
     cut = int(len(history) * 0.6)
-    workspace.ingest_tickets(history[:cut])
+    workspace.ingest.tickets(history[:cut])
     (trained,) = workspace.train()
     assert trained.promoted
     context = workspace.context()

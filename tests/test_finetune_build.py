@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from caseworker.cli_finetune import finetune_app
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from finetune.examples import REVIEW_EVENT, reply_example, scrub_candidate, targets_for
 from finetune.manifest import cost_estimate
@@ -229,8 +229,8 @@ def test_history_build_puts_human_review_over_everything(tmp_path: Path) -> None
 
 def test_reply_examples_carry_the_kb_excerpts_the_graph_would_retrieve(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    workspace = Workspace(Settings(data_dir=data))
-    workspace.ingest_kb(kb_articles())
+    workspace = Components(Settings(data_dir=data))
+    workspace.ingest.kb(kb_articles())
     rows = [r for r in ticket_rows() if r["ticket_id"] in {"T1", "T3", "T11", "T12", "T13", "T21"}]
     csv = write_tickets_csv(tmp_path / "few.csv", rows)
     out = tmp_path / "out"

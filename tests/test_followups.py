@@ -29,7 +29,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     with service(trained_data_dir(tmp_path_factory.mktemp("followups"))) as test_client:
         # The helpdesks name only the requester; the history knows the account is an enterprise one.
         known = Ticket(id="crm-vip", subject="Seats", body="Add seats", customer={"id": VIP, "tier": "enterprise"})
-        runtime_of(test_client).workspace.history.upsert_tickets([known])
+        runtime_of(test_client).components.history.upsert_tickets([known])
         yield test_client
 
 
@@ -100,7 +100,7 @@ def test_zendesk_comment_from_the_customer_retriages_with_the_thread(client: Tes
     superseded = runtime.reviews.get(first["id"])
     assert superseded is not None and superseded.state == "superseded"
     assert not _paused(client, first["job_id"])  # the stale pause is dropped
-    result = runtime.workspace.history.latest_result("default", "zendesk:701")
+    result = runtime.components.history.latest_result("default", "zendesk:701")
     assert result is not None and result["classification"]["churn_risk"]["value"] == "high"
     assert (result["decision"]["action"], result["decision"]["reason"]) == ("escalate", "churn_risk_high_value")
     assert _pending(client, "zendesk:701") == []

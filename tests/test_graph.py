@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from agent.graph import triage
 from agent.schemas import Action, DecisionReason, TriageResult
-from caseworker.workspace import Workspace
+from config.components import Components
 from knowledge.schemas import Ticket
 
 
@@ -15,7 +15,7 @@ def _ticket(tid: str, subject: str, body: str, **extra: object) -> Ticket:
     return Ticket.model_validate({"id": tid, "subject": subject, "body": body, **extra})
 
 
-def test_routine_ticket_gets_a_grounded_draft(trained_workspace: Workspace) -> None:
+def test_routine_ticket_gets_a_grounded_draft(trained_workspace: Components) -> None:
     context = trained_workspace.context()
     result = triage(
         _ticket("n1", "Can't remember my password", "Hi, I forgot my password. How do I reset it?\n\nThanks,\nBob"),
@@ -31,7 +31,7 @@ def test_routine_ticket_gets_a_grounded_draft(trained_workspace: Workspace) -> N
     assert result.meta.prompt_versions and result.meta.mode == "local"
 
 
-def test_security_report_escalates_with_context(trained_workspace: Workspace) -> None:
+def test_security_report_escalates_with_context(trained_workspace: Components) -> None:
     result = triage(
         _ticket(
             "n2",
@@ -54,7 +54,7 @@ def test_security_report_escalates_with_context(trained_workspace: Workspace) ->
 PRIORITY_ORDER = ["P0", "P1", "P2", "P3"]
 
 
-def test_outage_escalates_as_p0_with_sla(trained_workspace: Workspace) -> None:
+def test_outage_escalates_as_p0_with_sla(trained_workspace: Components) -> None:
     created = datetime(2026, 11, 20, 9, 45, tzinfo=UTC)
     result = triage(
         _ticket(
@@ -73,7 +73,7 @@ def test_outage_escalates_as_p0_with_sla(trained_workspace: Workspace) -> None:
     assert result.escalation.suggested_team == "reliability"
 
 
-def test_novel_ticket_escalates_as_novel(trained_workspace: Workspace) -> None:
+def test_novel_ticket_escalates_as_novel(trained_workspace: Components) -> None:
     result = triage(
         _ticket("n4", "Sourdough starter smells odd", "My rye starter has a grey liquid layer after feeding."),
         trained_workspace.context(),
@@ -82,7 +82,7 @@ def test_novel_ticket_escalates_as_novel(trained_workspace: Workspace) -> None:
     assert result.decision.reason == DecisionReason.NOVEL_ISSUE
 
 
-def test_results_and_audit_are_stored(trained_workspace: Workspace) -> None:
+def test_results_and_audit_are_stored(trained_workspace: Components) -> None:
     ticket = _ticket("n5", "Invoice copy", "Please send me the invoice for September.")
     result = triage(ticket, trained_workspace.context())
     stored = trained_workspace.history.latest_result("default", "n5")
@@ -93,7 +93,7 @@ def test_results_and_audit_are_stored(trained_workspace: Workspace) -> None:
     assert audit[0]["detail"]["model"] == result.meta.model
 
 
-def test_without_a_trained_model_results_still_validate_and_need_review(workspace: Workspace) -> None:
+def test_without_a_trained_model_results_still_validate_and_need_review(workspace: Components) -> None:
     result = triage(_ticket("n6", "Hello", "Just a question about my account."), workspace.context())
     assert result.classification.needs_review
     assert result.meta.model == "rules-only"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from caseworker.ticket_input import parse_tickets
-from caseworker.workspace import Workspace
+from config.components import Components
 from knowledge.importers import ImportFileError, read_tickets
 
 DEEP = "[" * 900 + "]" * 900
@@ -26,7 +26,7 @@ ROWS = [
 ]
 
 
-def test_jsonl_rows_are_sanitised_or_rejected_naming_the_field(tmp_path: Path, workspace: Workspace) -> None:
+def test_jsonl_rows_are_sanitised_or_rejected_naming_the_field(tmp_path: Path, workspace: Components) -> None:
     path = tmp_path / "hostile.jsonl"
     path.write_text("\n".join(ROWS) + "\n")
     report = read_tickets(path)
@@ -41,7 +41,7 @@ def test_jsonl_rows_are_sanitised_or_rejected_naming_the_field(tmp_path: Path, w
     surrogate, nul = report.tickets
     assert surrogate.body == "Reset link \ufffd broken"
     assert (nul.subject, nul.body) == ("Reset", "Link broken")
-    counts = workspace.ingest_tickets(report.tickets)  # SQLite and Chroma take them
+    counts = workspace.ingest.tickets(report.tickets)  # SQLite and Chroma take them
     assert counts.inserted == 2
     assert workspace.history.get_ticket("default", "ok-surrogate") == surrogate
 

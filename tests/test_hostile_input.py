@@ -43,7 +43,7 @@ def _triaged(client: TestClient, job_id: str) -> Ticket:
     job = runtime.queue.get(job_id)
     assert job is not None and job.state == "done", (job.state, job.last_error) if job else None
     ticket = Ticket.model_validate_json(job.payload)
-    assert runtime.workspace.history.latest_result(ticket.tenant, ticket.id) is not None
+    assert runtime.components.history.latest_result(ticket.tenant, ticket.id) is not None
     return ticket
 
 

@@ -14,7 +14,7 @@ import pytest
 from agent.graph import triage
 from agent.llm import LLMClient, LLMConfig
 from agent.signals import Signal, detect_signals
-from caseworker.workspace import Workspace
+from config.components import Components
 from knowledge.schemas import PRIORITIES, Ticket
 from tests.conftest import history_tickets
 from tests.fake_llm import FakeLLM, Reply, completion, requested_fields, task_of
@@ -68,12 +68,12 @@ def obedient(request: dict[str, Any], _n: int) -> Reply:
 
 
 @pytest.fixture
-def two_tenants(trained_workspace: Workspace) -> Workspace:
+def two_tenants(trained_workspace: Components) -> Components:
     globex = [
         t.model_copy(update={"tenant": "globex", "reply": f"{t.reply} Internal ref {SECRET}."})
         for t in history_tickets(tenant="globex", prefix="g-")
     ]
-    trained_workspace.ingest_tickets(globex)
+    trained_workspace.ingest.tickets(globex)
     return trained_workspace
 
 
@@ -83,7 +83,7 @@ def test_the_suite_is_big_enough_and_the_detector_sees_most_of_it() -> None:
     assert flagged >= 18  # the rest must be stopped by the other layers
 
 
-def test_an_obeying_model_cannot_steer_the_outcome(two_tenants: Workspace) -> None:
+def test_an_obeying_model_cannot_steer_the_outcome(two_tenants: Components) -> None:
     tickets = [Ticket(id=f"INJ-{i}", subject=s, body=b) for i, (s, b) in enumerate(INJECTIONS)]
     local_context = two_tenants.context()
     local = {t.id: triage(t, local_context) for t in tickets}

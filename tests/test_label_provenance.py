@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from agent.graph import triage
 from agent.review import reviewed_labels
 from agent.schemas import Action, DecisionReason, TriageResult
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from knowledge.history import History
 from knowledge.migrations import LATEST, schema_version
@@ -25,7 +25,7 @@ __all__ = ["client", "helpdesk"]  # pytest fixtures used below
 
 
 def _result(client: TestClient, ticket_id: str) -> TriageResult:
-    stored = _runtime(client).workspace.history.latest_result("default", ticket_id)
+    stored = _runtime(client).components.history.latest_result("default", ticket_id)
     assert stored is not None
     return TriageResult.model_validate(stored)
 
@@ -41,19 +41,19 @@ def test_approval_confirms_model_fields_only_and_keeps_rules_out_of_training(cli
     assert approved.status_code == 200, approved.text
 
     runtime = _runtime(client)
-    ticket = runtime.workspace.history.get_ticket("default", "zendesk:5501")
+    ticket = runtime.components.history.get_ticket("default", "zendesk:5501")
     assert ticket is not None
     assert ticket.label_source("queue") == ticket.label_source("category") == "human_confirmed"
     assert ticket.label_source("sentiment") == ticket.label_source("churn_risk") == "rule"
     trainable = ticket.trainable_labels()
     assert "churn_risk" not in trainable and "sentiment" not in trainable and "language" not in ticket.labels
     assert trainable["queue"] == predictions["queue"].value
-    decision = runtime.workspace.history.audit_rows("zendesk:5501")[-1]["detail"]
+    decision = runtime.components.history.audit_rows("zendesk:5501")[-1]["detail"]
     assert set(decision["label_sources"].values()) == {"human_confirmed"}
 
     # Retraining learns no churn risk from that approval, so churn escalations still come from the rules.
     settings = runtime.settings
-    workspace = Workspace(Settings(data_dir=settings.data_dir, **SMALL_HISTORY))
+    workspace = Components(Settings(data_dir=settings.data_dir, **SMALL_HISTORY))
     (trained,) = workspace.train(promote="always")
     model = workspace.models.for_tenant("default")
     assert model is not None and model.version == trained.version

@@ -15,7 +15,7 @@ from agent.graph import triage
 from agent.llm import LLMClient, LLMConfig
 from agent.schemas import TriageResult
 from caseworker.batch import triage_all
-from caseworker.workspace import Workspace
+from config.components import Components
 from knowledge.schemas import Ticket
 from tests.fake_llm import FakeLLM, Reply, completion, error, requested_fields, task_of, tool_calls
 
@@ -47,7 +47,7 @@ def _ticket(tid: str, subject: str, body: str) -> Ticket:
     return Ticket(id=tid, subject=subject, body=body)
 
 
-def test_llm_mode_uses_the_llm_answers_and_writes_the_draft(trained_workspace: Workspace) -> None:
+def test_llm_mode_uses_the_llm_answers_and_writes_the_draft(trained_workspace: Components) -> None:
     with FakeLLM(sensible) as server:
         context = trained_workspace.context()
         context.mode, context.llm = "llm", _llm(server)
@@ -67,19 +67,19 @@ def test_llm_mode_uses_the_llm_answers_and_writes_the_draft(trained_workspace: W
     TriageResult.model_validate_json(result.model_dump_json())
 
 
-def test_workspace_llm_client_audits_every_call(trained_workspace: Workspace) -> None:
+def test_workspace_llm_client_audits_every_call(trained_workspace: Components) -> None:
     with FakeLLM(sensible) as server:
         settings = trained_workspace.settings.model_copy(
             update={"mode": "llm", "model": "fake", "openai_base_url": server.base_url}
         )
-        workspace = Workspace(settings)
+        workspace = Components(settings)
         triage(_ticket("L2", "Invoice", "Where do I download my invoice?"), workspace.context())
     rows = [row for row in workspace.history.audit_rows("L2") if row["event"] == "llm_call"]
     assert [row["detail"]["task"] for row in rows] == ["classify", "tool_turn", "tool_turn", "draft"]
     assert all(row["detail"]["outcome"] == "ok" and row["detail"]["prompt"] for row in rows)
 
 
-def test_label_outside_the_taxonomy_falls_back_to_local_and_needs_review(trained_workspace: Workspace) -> None:
+def test_label_outside_the_taxonomy_falls_back_to_local_and_needs_review(trained_workspace: Components) -> None:
     def off_taxonomy(request: dict[str, Any], _n: int) -> Reply:
         if request["response_format"]["type"] == "json_schema":
             return error(400, "json_schema unsupported")  # a server that can't enforce the enum
@@ -98,7 +98,7 @@ def test_label_outside_the_taxonomy_falls_back_to_local_and_needs_review(trained
     assert result.decision.action.value != "auto_resolve"
 
 
-def test_cascade_calls_the_llm_only_when_the_local_model_is_unsure(trained_workspace: Workspace) -> None:
+def test_cascade_calls_the_llm_only_when_the_local_model_is_unsure(trained_workspace: Components) -> None:
     with FakeLLM(sensible) as server:
         context = trained_workspace.context()
         context.mode, context.llm = "cascade", _llm(server)
@@ -116,7 +116,7 @@ def test_cascade_calls_the_llm_only_when_the_local_model_is_unsure(trained_works
 
 @pytest.mark.slow
 def test_with_30_percent_of_requests_failing_every_ticket_ends_with_a_stored_result(
-    trained_workspace: Workspace,
+    trained_workspace: Components,
 ) -> None:
     rng = random.Random(7)
     lock_free_rng_calls: list[float] = []
@@ -152,7 +152,7 @@ def test_with_30_percent_of_requests_failing_every_ticket_ends_with_a_stored_res
 
 
 def test_cli_triage_in_cascade_mode_reports_the_calls_saved(
-    trained_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trained_workspace: Components, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from typer.testing import CliRunner
 
@@ -176,7 +176,7 @@ def test_cli_triage_in_cascade_mode_reports_the_calls_saved(
     assert [r["meta"]["mode"] for r in lines] == ["cascade"] * 3
 
 
-def test_cli_llm_mode_without_a_model_is_a_clear_error(trained_workspace: Workspace, tmp_path: Path) -> None:
+def test_cli_llm_mode_without_a_model_is_a_clear_error(trained_workspace: Components, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from caseworker.cli import app

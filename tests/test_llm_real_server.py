@@ -16,7 +16,7 @@ import pytest
 
 from agent.graph import triage
 from agent.schemas import TriageResult
-from caseworker.workspace import Workspace
+from config.components import Components
 from knowledge.schemas import Ticket
 
 pytestmark = pytest.mark.slow
@@ -76,12 +76,12 @@ def server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
         log.close()
 
 
-def test_five_tickets_through_the_graph_in_llm_mode(trained_workspace: Workspace, server: str) -> None:
+def test_five_tickets_through_the_graph_in_llm_mode(trained_workspace: Components, server: str) -> None:
     settings = trained_workspace.settings.model_copy(
         update={"mode": "llm", "model": "gemma-3-270m", "openai_base_url": server, "llm_timeout_s": 120.0,
                 "llm_context_tokens": 4096, "llm_max_output_tokens": 256}
     )  # fmt: skip
-    workspace = Workspace(settings)
+    workspace = Components(settings)
     context = workspace.context()
     started = time.monotonic()
     results = [triage(Ticket(id=f"G{i}", subject=s, body=b), context) for i, (s, b) in enumerate(TICKETS)]

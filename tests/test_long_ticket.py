@@ -20,7 +20,7 @@ from agent.drafting import customer_tried
 from agent.schemas import TriageResult
 from agent.signals import Signal
 from agent.state import TriageContext
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from knowledge.schemas import Ticket
 from tests.conftest import SMALL_HISTORY, TAXONOMY, history_tickets, kb_articles
@@ -50,11 +50,11 @@ SHAPES: dict[str, str] = {
 @pytest.fixture(scope="module")
 def context(tmp_path_factory: pytest.TempPathFactory) -> TriageContext:
     tmp: Path = tmp_path_factory.mktemp("long")
-    ws = Workspace(Settings(data_dir=tmp / "data", **SMALL_HISTORY))
+    ws = Components(Settings(data_dir=tmp / "data", **SMALL_HISTORY))
     (tmp / "taxonomy.toml").write_text(TAXONOMY)
     ws.install_taxonomy(tmp / "taxonomy.toml")
-    ws.ingest_tickets(history_tickets())
-    ws.ingest_kb(kb_articles())
+    ws.ingest.tickets(history_tickets())
+    ws.ingest.kb(kb_articles())
     ws.train()
     ctx = ws.context()
     _run_nodes(Ticket(id="warm-up", subject="Password", body="I forgot my password."), ctx)  # one-off loads

@@ -14,7 +14,7 @@ import pytest
 
 from agent.graph import triage
 from agent.schemas import TriageResult
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from knowledge.importers import read_tickets
 from knowledge.jobs import JobQueue, NewJob
@@ -32,9 +32,9 @@ def _sample_tickets() -> list[Ticket]:
 
 
 def test_gate_refuses_a_worse_candidate_and_rollback_restores_the_champion(tmp_path: Path) -> None:
-    workspace = Workspace(Settings(data_dir=tmp_path / "data", min_labels_per_field=20, holdout_share=0.15))
+    workspace = Components(Settings(data_dir=tmp_path / "data", min_labels_per_field=20, holdout_share=0.15))
     tickets = _sample_tickets()
-    workspace.ingest_tickets(tickets)
+    workspace.ingest.tickets(tickets)
 
     (first,) = workspace.train()
     assert first.promoted and first.record.state == "champion"
@@ -53,7 +53,7 @@ def test_gate_refuses_a_worse_candidate_and_rollback_restores_the_champion(tmp_p
         shuffled[:cut] = [
             t.model_copy(update={"labels": {**t.labels, name: v}}) for t, v in zip(shuffled[:cut], values, strict=True)
         ]
-    workspace.ingest_tickets(shuffled)
+    workspace.ingest.tickets(shuffled)
     (worse,) = workspace.train()
     assert not worse.promoted and worse.record.state == "candidate"
     assert any(reason.startswith("queue:") and reason.endswith(": worse") for reason in worse.reasons)
@@ -84,17 +84,17 @@ def _tenant_history(tenant: str, prefix: str) -> list[Ticket]:
 
 
 def test_two_tenants_never_see_each_others_labels_or_tickets(tmp_path: Path) -> None:
-    workspace = Workspace(Settings(data_dir=tmp_path / "data", **SMALL_HISTORY))
+    workspace = Components(Settings(data_dir=tmp_path / "data", **SMALL_HISTORY))
     secret = [
         Ticket(id=f"A-fin-{i}", tenant="acme", subject=f"Payroll export {i}", body="Finance confidential payroll "
                "ledger for the board", labels={"queue": "A-Finance-Confidential", "category": "payroll",
                                                "priority": "P2"}, reply="Sent to finance.")
         for i in range(4)
     ]  # fmt: skip
-    workspace.ingest_tickets(_tenant_history("acme", "A-") + secret)
-    workspace.ingest_tickets(_tenant_history("globex", "B-"))
-    workspace.ingest_kb([Article(id="KB-A", tenant="acme", title="Payroll ledger", body="Finance payroll ledger.")])
-    workspace.ingest_kb([Article(id="KB-B", tenant="globex", title="Invoices", body="Download invoices here.")])
+    workspace.ingest.tickets(_tenant_history("acme", "A-") + secret)
+    workspace.ingest.tickets(_tenant_history("globex", "B-"))
+    workspace.ingest.kb([Article(id="KB-A", tenant="acme", title="Payroll ledger", body="Finance payroll ledger.")])
+    workspace.ingest.kb([Article(id="KB-B", tenant="globex", title="Invoices", body="Download invoices here.")])
     reports = workspace.train()
     assert sorted(r.tenant for r in reports) == ["acme", "globex"]
     context = workspace.context()
@@ -118,7 +118,7 @@ def test_two_tenants_never_see_each_others_labels_or_tickets(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_a_running_worker_switches_to_a_new_champion_without_restart(trained_workspace: Workspace) -> None:
+def test_a_running_worker_switches_to_a_new_champion_without_restart(trained_workspace: Components) -> None:
     data_dir = trained_workspace.settings.data_dir
     queue = JobQueue(trained_workspace.history)
     first = trained_workspace.registry.champion_version("default")
@@ -141,7 +141,7 @@ def test_a_running_worker_switches_to_a_new_champion_without_restart(trained_wor
 
     try:
         assert triaged(1).meta.model == first
-        trained_workspace.ingest_tickets(
+        trained_workspace.ingest.tickets(
             [
                 Ticket(
                     id="h99",

@@ -40,13 +40,13 @@ SCENARIO = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {repo!r})
     from config.settings import Settings
-    from caseworker.workspace import Workspace
+    from config.components import Components
     from knowledge.tokens import count_tokens
     from tests.conftest import history_tickets, kb_articles
 
-    ws = Workspace(Settings(data_dir=Path({data!r})))
-    ws.ingest_tickets(history_tickets())
-    ws.ingest_kb(kb_articles())
+    ws = Components(Settings(data_dir=Path({data!r})))
+    ws.ingest.tickets(history_tickets())
+    ws.ingest.kb(kb_articles())
     query = ws.embedder.embed(["I forgot my password"])[0]
     assert ws.store.similar_tickets(query, "default", 3)[0].labels["category"] == "password_reset"
     assert ws.store.search_kb(query, "default", 1)[0].article_id == "KB-1"

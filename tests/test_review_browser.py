@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from service.app import create_app
 from tests.fake_helpdesk import Call, FakeHelpdesk
@@ -94,7 +94,7 @@ def undo_s() -> str:
 
 @pytest.fixture
 def live(
-    trained_workspace: Workspace, helpdesk: FakeHelpdesk, monkeypatch: pytest.MonkeyPatch, undo_s: str
+    trained_workspace: Components, helpdesk: FakeHelpdesk, monkeypatch: pytest.MonkeyPatch, undo_s: str
 ) -> Iterator[LiveServer]:
     env = {
         "CASEWORKER_DATA_DIR": str(trained_workspace.settings.data_dir),
@@ -219,7 +219,7 @@ def test_agent_edits_and_approves_a_draft_in_the_browser(live: LiveServer, helpd
     assert again.status_code == 409, again.text
     assert "already edited" in again.json()["detail"]
 
-    history = live.app.state.runtime.workspace.history
+    history = live.app.state.runtime.components.history
     events = [row for row in history.audit_rows(TICKET_ID) if row["event"] == "review"]
     assert len(events) == 1
     assert events[0]["detail"]["outcome"] == "edited"
@@ -292,7 +292,7 @@ def test_approving_with_a_counts_down_and_undo_cancels_the_reply(live: LiveServe
     reopened = runtime.reviews.get(review_id)
     assert reopened.state == "pending"
     assert runtime.queue.get(scheduled.undo_job_id).state == "cancelled"
-    assert [e["event"] for e in runtime.workspace.history.audit_rows(TICKET_ID)].count("review_undone") == 1
+    assert [e["event"] for e in runtime.components.history.audit_rows(TICKET_ID)].count("review_undone") == 1
     assert not any(is_public_reply(c) for c in helpdesk.calls)
 
 

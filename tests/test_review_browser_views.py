@@ -99,7 +99,7 @@ def test_hostile_ticket_text_is_shown_as_clean_text(live: LiveServer) -> None:  
     post_zendesk(base, "inv-hostile", zendesk_id="4602", subject=HOSTILE_SUBJECT, body=HOSTILE_BODY)
     review = wait_for_review(base)
     # The drafting step marks a draft no source supports (draft.grounded false, with a note); the page must say so.
-    history = live.app.state.runtime.workspace.history
+    history = live.app.state.runtime.components.history
     with history.transaction() as conn:
         conn.execute(
             "UPDATE results SET data = json_set(data, '$.draft.grounded', json('false'), '$.draft.grounding_note', ?) "

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from caseworker.workspace import Workspace
+from config.components import Components
 from knowledge.customer_tickets import recent_customer_tickets
 from knowledge.schemas import Ticket
 from service.display import display_body, display_text, for_display
@@ -47,7 +47,7 @@ def helpdesk() -> Iterator[FakeHelpdesk]:
 
 
 @pytest.fixture
-def client(trained_workspace: Workspace, helpdesk: FakeHelpdesk) -> Iterator[TestClient]:
+def client(trained_workspace: Components, helpdesk: FakeHelpdesk) -> Iterator[TestClient]:
     with service_client(trained_workspace, helpdesk, webhook_secret=GENERIC_SECRET, review_undo_s=0) as test_client:
         yield test_client
 
@@ -104,7 +104,7 @@ def _generic(ticket_id: str, tenant: str, customer: str, subject: str, body: str
 
 
 def test_the_customer_recent_tickets_stay_within_the_tenant(client: TestClient) -> None:
-    history = runtime_of(client).workspace.history
+    history = runtime_of(client).components.history
     now = datetime.now(UTC)
     history.upsert_tickets(
         [

@@ -79,7 +79,7 @@ def test_known_corrections_are_normalised_and_stored(client: TestClient) -> None
     labels = {"priority": "urgent", "category": "refund_request", "queue": "billing", "sentiment": "negative"}
     response = client.post(f"/api/reviews/{review_id}/approve", headers=AUTH, json={"labels": labels})
     assert response.status_code == 200, response.text
-    stored = runtime_of(client).workspace.history.get_ticket("default", "lab-ok")
+    stored = runtime_of(client).components.history.get_ticket("default", "lab-ok")
     assert stored is not None
     assert {k: stored.labels[k] for k in labels} == {**labels, "priority": "P0"}
 
@@ -91,7 +91,7 @@ def test_review_text_with_lone_surrogates_and_nul_is_stored_sanitised(client: Te
     headers = {**AUTH, "Content-Type": "application/json"}
     response = client.post(f"/api/reviews/{review_id}/approve", headers=headers, content=raw)
     assert response.status_code == 200, response.text
-    stored = runtime_of(client).workspace.history.get_ticket("default", "lab-text")
+    stored = runtime_of(client).components.history.get_ticket("default", "lab-text")
     assert stored is not None and stored.reply == "Hi \ufffd there, fixed."
     other = _pending_review(client, "lab-reason")
     nothing = json.dumps({"reason": "\x00\x01"}).encode()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from caseworker.workspace import Workspace
+from config.components import Components
 from knowledge.jobs import LeaseLost
 from service.webhooks.normalise import html_to_text
 from tests.fake_helpdesk import FakeHelpdesk
@@ -40,7 +40,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def client(trained_workspace: Workspace, helpdesk: FakeHelpdesk, clock: Clock) -> Iterator[TestClient]:
+def client(trained_workspace: Components, helpdesk: FakeHelpdesk, clock: Clock) -> Iterator[TestClient]:
     with service_client(trained_workspace, helpdesk, review_undo_s=WINDOW) as test_client:
         runtime = runtime_of(test_client)
         runtime.queue.clock = clock
@@ -96,9 +96,9 @@ def test_an_approval_is_sent_only_after_its_undo_window(
     assert not _paused(client, item["job_id"])
     late = client.post(f"/api/reviews/{item['id']}/undo", headers=AUTH, json={"by": "sam"})
     assert late.status_code == 409 and "no approval to undo" in late.json()["detail"]
-    events = [row["event"] for row in runtime.workspace.history.audit_rows("zendesk:5101")]
+    events = [row["event"] for row in runtime.components.history.audit_rows("zendesk:5101")]
     assert events.count("review_scheduled") == 1 and events.count("review") == 1 and "decision_applied" in events
-    results = runtime.workspace.history.query("SELECT COUNT(*) AS n FROM results WHERE ticket_id = 'zendesk:5101'", ())
+    results = runtime.components.history.query("SELECT COUNT(*) AS n FROM results WHERE ticket_id = 'zendesk:5101'", ())
     assert results[0]["n"] == 1
 
 
@@ -123,7 +123,7 @@ def test_undo_within_the_window_cancels_the_reply_and_reopens_the_review(
     clock.advance(3600)
     assert drain(client) == 0  # a cancelled job is never claimed
     assert _replies(helpdesk) == []
-    assert runtime.workspace.history.get_ticket("default", "zendesk:5102") is None  # no training label either
+    assert runtime.components.history.get_ticket("default", "zendesk:5102") is None  # no training label either
     again = client.post(f"/api/reviews/{item['id']}/undo", headers=AUTH, json={})
     assert again.status_code == 409
 
@@ -131,7 +131,7 @@ def test_undo_within_the_window_cancels_the_reply_and_reopens_the_review(
     clock.advance(WINDOW + 1)
     assert drain(client) == 2
     assert _replies(helpdesk) == ["The right answer."]
-    events = [row for row in runtime.workspace.history.audit_rows("zendesk:5102")]
+    events = [row for row in runtime.components.history.audit_rows("zendesk:5102")]
     undo_event = next(row for row in events if row["event"] == "review_undone")
     assert undo_event["detail"]["by"] == "sam" and undo_event["detail"]["job_id"] == job_id
     assert [row["detail"]["reply"] for row in events if row["event"] == "review"] == ["The right answer."]
@@ -179,5 +179,5 @@ def test_a_decision_job_that_died_after_applying_is_not_applied_twice(
     clock.advance(runtime.settings.job_lease_s + 1)  # its lease lapses: another worker takes it again
     assert drain(client) == 2  # the decision job (skipped: already applied) and the one reply
     assert _replies(helpdesk) == ["Only once, please."]
-    events = [row["event"] for row in runtime.workspace.history.audit_rows("zendesk:5105")]
+    events = [row["event"] for row in runtime.components.history.audit_rows("zendesk:5105")]
     assert events.count("review") == 1 and "decision_skipped" in events

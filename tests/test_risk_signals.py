@@ -13,7 +13,7 @@ from agent.graph import triage
 from agent.risk_signals import CHURN_PHRASES
 from agent.schemas import Action, DecisionReason, FieldPrediction
 from agent.signals import CHURN_THREATS, ChurnFacts, Signal, detect_signals, rule_churn_risk
-from caseworker.workspace import Workspace
+from config.components import Components
 from knowledge.schemas import Ticket
 
 C, K, N, R, L = (
@@ -191,7 +191,7 @@ def test_a_threat_lifts_a_model_churn_prediction_to_high() -> None:
     assert any("churn risk raised from low to high" in note for note in classification.review_notes)
 
 
-def test_the_issue_example_escalates_as_churn_risk_on_a_high_value_account(trained_workspace: Workspace) -> None:
+def test_the_issue_example_escalates_as_churn_risk_on_a_high_value_account(trained_workspace: Components) -> None:
     now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
     customer = {"id": "cus_team", "name": "Northwind", "tier": "business", "mrr": 2750}
     earlier = [
@@ -206,7 +206,7 @@ def test_the_issue_example_escalates_as_churn_risk_on_a_high_value_account(train
         )
         for i, days in enumerate((3, 12))
     ]
-    trained_workspace.ingest_tickets(earlier)
+    trained_workspace.ingest.tickets(earlier)
     ticket = Ticket.model_validate(
         {
             "id": "nw-3",

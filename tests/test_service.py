@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from service.app import create_app
 from service.auth import UnsafeBind, check_bind
@@ -31,7 +31,7 @@ def helpdesk() -> Iterator[FakeHelpdesk]:
 
 
 @pytest.fixture
-def client(trained_workspace: Workspace, helpdesk: FakeHelpdesk) -> Iterator[TestClient]:
+def client(trained_workspace: Components, helpdesk: FakeHelpdesk) -> Iterator[TestClient]:
     settings = Settings(
         data_dir=trained_workspace.settings.data_dir,
         zendesk_secret=SECRET,
@@ -88,7 +88,7 @@ def test_webhook_to_review_to_reply_on_the_helpdesk(client: TestClient, helpdesk
     assert echo == {"job_id": accepted["job_id"], "status": "duplicate"}
     runtime = _runtime(client)
     assert runtime.queue.depth()["queued"] == 1
-    assert runtime.workspace.history.latest_result("default", "zendesk:4401") is None  # 202 came before triage
+    assert runtime.components.history.latest_result("default", "zendesk:4401") is None  # 202 came before triage
 
     assert _drain(client) == 2  # the triage job, then its write-back (note + tags)
     note = helpdesk.wait_for(lambda calls: len(calls) >= 1)[0]
@@ -123,13 +123,13 @@ def test_webhook_to_review_to_reply_on_the_helpdesk(client: TestClient, helpdesk
         "public": True,
     }
 
-    history = runtime.workspace.history
+    history = runtime.components.history
     events = [row for row in history.audit_rows("zendesk:4401") if row["event"] == "review"]
     assert events[0]["detail"]["outcome"] == "edited" and events[0]["detail"]["labels"]["priority"] == "P2"
     stored = history.get_ticket("default", "zendesk:4401")
     assert stored is not None and stored.reply == "Hi Ada, here is a fresh reset link."
     assert stored.labels["priority"] == "P2"  # the correction is a training label now
-    hits = runtime.workspace.store.similar_tickets(runtime.workspace.embedder.embed([MIXED[1]])[0], "default", 10)
+    hits = runtime.components.store.similar_tickets(runtime.components.embedder.embed([MIXED[1]])[0], "default", 10)
     assert "zendesk:4401" in [hit.id for hit in hits]  # and retrieval finds the reviewed answer
     assert not runtime.graph.get_state({"configurable": {"thread_id": listed[0]["job_id"]}}).values
 

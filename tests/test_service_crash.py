@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.webhook_load import run_scenario
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from tests.chroma_server import chroma_server
 from tests.conftest import SMALL_HISTORY, history_tickets
@@ -18,7 +18,7 @@ from tests.postgres import fresh_schema
 pytestmark = pytest.mark.slow
 
 
-def test_every_delivery_has_exactly_one_result_after_worker_kills(trained_workspace: Workspace) -> None:
+def test_every_delivery_has_exactly_one_result_after_worker_kills(trained_workspace: Components) -> None:
     data_dir = trained_workspace.settings.data_dir
     trained_workspace.history.close()
     texts = [(t.subject, t.body) for t in history_tickets()]
@@ -45,8 +45,8 @@ def test_postgres_and_a_chroma_server_with_two_workers_each_killed_once(tmp_path
     with fresh_schema() as database_url, chroma_server(tmp_path / "chroma-server") as chroma_url:
         data_dir = tmp_path / "data"
         settings = Settings(data_dir=data_dir, database_url=database_url, chroma_url=chroma_url, **SMALL_HISTORY)
-        workspace = Workspace(settings)
-        workspace.ingest_tickets(history_tickets())
+        workspace = Components(settings)
+        workspace.ingest.tickets(history_tickets())
         workspace.train()
         workspace.history.close()
         texts = [(t.subject, t.body) for t in history_tickets()]

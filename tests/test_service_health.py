@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from knowledge.chroma_local import GENERATION_FILE
 from knowledge.jobs import JobQueue, NewJob
@@ -25,7 +25,7 @@ def _settings(data_dir: Path) -> Settings:
 
 
 @pytest.fixture
-def intake(trained_workspace: Workspace) -> Iterator[TestClient]:
+def intake(trained_workspace: Components) -> Iterator[TestClient]:
     """`serve --workers 0`: intake only."""
     trained_workspace.history.close()
     with TestClient(create_app(_settings(trained_workspace.settings.data_dir), workers=0)) as client:
@@ -64,7 +64,7 @@ def test_intake_only_process_is_ready_without_loading_the_model(intake: TestClie
 
 
 def test_a_job_waiting_past_the_threshold_makes_it_not_ready(intake: TestClient) -> None:
-    history = _runtime(intake).workspace.history
+    history = _runtime(intake).components.history
     JobQueue(history, clock=lambda: time.time() - 1000).enqueue(_job("old"))  # queued 1000 s ago, never claimed
     response = intake.get("/readyz")
     assert response.status_code == 503
@@ -76,7 +76,7 @@ def test_a_job_waiting_past_the_threshold_makes_it_not_ready(intake: TestClient)
 
 
 def test_dead_jobs_are_reported_but_do_not_fail_readiness(intake: TestClient) -> None:
-    queue = JobQueue(_runtime(intake).workspace.history, max_attempts=1)
+    queue = JobQueue(_runtime(intake).components.history, max_attempts=1)
     queue.enqueue(_job("poison"))
     job = queue.claim()
     assert job is not None
@@ -90,7 +90,7 @@ def test_dead_jobs_are_reported_but_do_not_fail_readiness(intake: TestClient) ->
 
 
 def test_an_unreachable_history_is_503_naming_it(intake: TestClient, tmp_path: Path) -> None:
-    _runtime(intake).workspace.history.close()
+    _runtime(intake).components.history.close()
     response = intake.get("/readyz")
     assert response.status_code == 503
     checks = response.json()["checks"]
@@ -112,7 +112,7 @@ def test_an_unreadable_vector_store_is_503_naming_it(intake: TestClient, tmp_pat
     _assert_no_secrets(response.text, tmp_path / "data")
 
 
-def test_a_worker_process_is_ready_once_its_model_is_loaded(trained_workspace: Workspace) -> None:
+def test_a_worker_process_is_ready_once_its_model_is_loaded(trained_workspace: Components) -> None:
     trained_workspace.history.close()
     with TestClient(create_app(_settings(trained_workspace.settings.data_dir), workers=1)) as client:
         response = client.get("/readyz")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from caseworker.workspace import Workspace
+from config.components import Components
 from config.settings import Settings
 from service.app import create_app
 from service.auth import UnsafeBind, check_bind
@@ -21,7 +21,7 @@ OTHER_PORT = "http://testserver:8081"
 
 
 @pytest.fixture
-def client(trained_workspace: Workspace) -> Iterator[TestClient]:
+def client(trained_workspace: Components) -> Iterator[TestClient]:
     settings = Settings(
         data_dir=trained_workspace.settings.data_dir, zendesk_secret=SECRET, api_token=TOKEN, review_undo_s=0
     )

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from caseworker.workspace import Workspace
+from config.components import Components
 from knowledge.schemas import Article
 from tests.conftest import history_tickets, kb_articles
 
 
-def test_reingest_updates_and_never_duplicates(workspace: Workspace) -> None:
-    first = workspace.ingest_tickets(history_tickets())
+def test_reingest_updates_and_never_duplicates(workspace: Components) -> None:
+    first = workspace.ingest.tickets(history_tickets())
     assert (first.inserted, first.updated, first.unchanged) == (12, 0, 0)
-    again = workspace.ingest_tickets(history_tickets())
+    again = workspace.ingest.tickets(history_tickets())
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 12)
     assert workspace.store.counts()["tickets"] == 12
     assert workspace.history.ticket_count() == 12
 
     edited = history_tickets()
     edited[0] = edited[0].model_copy(update={"subject": "Forgot my password (edited)"})
-    third = workspace.ingest_tickets(edited)
+    third = workspace.ingest.tickets(edited)
     assert (third.inserted, third.updated, third.unchanged) == (0, 1, 11)
     assert workspace.store.counts()["tickets"] == 12
     assert workspace.history.get_ticket("default", "h1").subject == "Forgot my password (edited)"
@@ -25,10 +25,10 @@ def test_reingest_updates_and_never_duplicates(workspace: Workspace) -> None:
     assert hits[0].subject == "Forgot my password (edited)"
 
 
-def test_tenant_a_never_retrieves_tenant_b(workspace: Workspace) -> None:
-    workspace.ingest_tickets(history_tickets(tenant="acme", prefix="a-"))
-    workspace.ingest_tickets(history_tickets(tenant="globex", prefix="g-"))
-    workspace.ingest_kb(kb_articles(tenant="acme"))
+def test_tenant_a_never_retrieves_tenant_b(workspace: Components) -> None:
+    workspace.ingest.tickets(history_tickets(tenant="acme", prefix="a-"))
+    workspace.ingest.tickets(history_tickets(tenant="globex", prefix="g-"))
+    workspace.ingest.kb(kb_articles(tenant="acme"))
     query = workspace.embedder.embed(["I forgot my password"])[0]
 
     acme = workspace.store.similar_tickets(query, "acme", k=50)
@@ -40,26 +40,26 @@ def test_tenant_a_never_retrieves_tenant_b(workspace: Workspace) -> None:
     assert workspace.store.similar_tickets(query, "nobody", k=5) == []
 
 
-def test_same_ticket_id_in_two_tenants_is_two_tickets(workspace: Workspace) -> None:
-    workspace.ingest_tickets(history_tickets(tenant="acme"))
-    workspace.ingest_tickets(history_tickets(tenant="globex"))
+def test_same_ticket_id_in_two_tenants_is_two_tickets(workspace: Components) -> None:
+    workspace.ingest.tickets(history_tickets(tenant="acme"))
+    workspace.ingest.tickets(history_tickets(tenant="globex"))
     assert workspace.store.counts()["tickets"] == 24
     assert workspace.history.ticket_count() == 24
 
 
-def test_kb_reingest_replaces_chunks(workspace: Workspace) -> None:
+def test_kb_reingest_replaces_chunks(workspace: Components) -> None:
     long_body = "\n\n".join(f"Step {i}: " + "click the button and wait. " * 30 for i in range(8))
     article = Article(id="KB-9", title="Long guide", body=long_body)
-    first = workspace.ingest_kb([article])
+    first = workspace.ingest.kb([article])
     assert first.chunks > 2
     assert workspace.store.counts()["kb_chunks"] == first.chunks
-    shorter = workspace.ingest_kb([article.model_copy(update={"body": "Only one short step now."})])
+    shorter = workspace.ingest.kb([article.model_copy(update={"body": "Only one short step now."})])
     assert shorter.chunks == 1
     assert workspace.store.counts()["kb_chunks"] == 1
 
 
-def test_store_reopens_in_a_new_client(workspace: Workspace) -> None:
-    workspace.ingest_kb(kb_articles())
+def test_store_reopens_in_a_new_client(workspace: Components) -> None:
+    workspace.ingest.kb(kb_articles())
     from knowledge.store import KnowledgeStore
 
     reopened = KnowledgeStore(workspace.settings.chroma_dir, workspace.embedder)
@@ -67,11 +67,11 @@ def test_store_reopens_in_a_new_client(workspace: Workspace) -> None:
     assert reopened.search_kb(query, "default", 1)[0].article_id == "KB-2"
 
 
-def test_ingest_interrupted_after_the_vector_write_is_completed_by_a_rerun(workspace: Workspace) -> None:
+def test_ingest_interrupted_after_the_vector_write_is_completed_by_a_rerun(workspace: Components) -> None:
     tickets = history_tickets()
     # The process died after Chroma got the vectors but before SQLite committed the tickets.
     workspace.store.upsert_tickets(tickets, workspace.embedder.embed([t.text for t in tickets]))
-    counts = workspace.ingest_tickets(tickets)
+    counts = workspace.ingest.tickets(tickets)
     assert counts.inserted == 12
     assert workspace.history.ticket_count() == 12
     assert workspace.store.counts()["tickets"] == 12

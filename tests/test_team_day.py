@@ -15,7 +15,7 @@ import pytest
 from benchmarks.team_day import DayConfig, run_day
 from benchmarks.team_day_report import DayFigures, Failure
 from benchmarks.team_day_traffic import SOURCES
-from caseworker.workspace import Workspace
+from config.components import Components
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def _assert_the_day_happened(figures: DayFigures) -> None:
     assert decided == {"approve", "edit", "reject"}, figures.review_decisions
 
 
-def test_a_team_day(trained_workspace: Workspace) -> None:
+def test_a_team_day(trained_workspace: Components) -> None:
     data_dir = trained_workspace.settings.data_dir
     trained_workspace.history.close()
 

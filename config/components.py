@@ -1,14 +1,12 @@
-"""Wiring: builds the store, history, local model and graph context from settings, and runs the
-data-dir operations (ingest, train) that the CLI and, later, the service share."""
+"""The object graph built from settings: the stores (history database, vector store), the embedder, the
+model registry and provider, ingest, training, the LLM client and the triage context. The CLI, the
+service and evals build their parts here; nothing below config/ reads settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-
-import numpy as np
 
 from agent.llm import LLMClient, LLMConfig, Price
 from agent.local_model import ModelNotTrainedError
@@ -17,37 +15,22 @@ from agent.policy import PolicyConfig
 from agent.state import TriageContext
 from agent.training import Promote, TenantTrainer, TrainingOptions, TrainingReport
 from config.settings import Settings
-from knowledge.chunking import chunk_article
 from knowledge.embeddings import Embedder, local_embedder
-from knowledge.history import History, UpsertCounts
+from knowledge.history import History
+from knowledge.ingest import Ingest
 from knowledge.model_registry import ModelRegistry
-from knowledge.schemas import Article, Ticket
 from knowledge.store import KnowledgeStore
 from knowledge.taxonomy import Taxonomy, load_taxonomy, save_taxonomy
-from knowledge.text import ticket_model_text
 from tools.retrieval import Retriever
 from tools.sla import SlaPolicy
-
-Progress = Callable[[int], None]
-EMBED_BATCH = 64
-
-
-def _noop(_: int) -> None:
-    return None
 
 
 class LLMConfigError(ValueError):
     """llm or cascade mode was asked for without the settings it needs."""
 
 
-@dataclass(frozen=True)
-class KBCounts:
-    articles: int
-    chunks: int
-
-
-class Workspace:
-    """One data dir: its Chroma store, SQLite history, taxonomy and trained local model."""
+class Components:
+    """One deployment's parts, each built on first use (a process that only enqueues never loads a model)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -66,43 +49,9 @@ class Workspace:
     def history(self) -> History:
         return History(self.settings.history_path, self.settings.database_url)
 
-    def _embed(self, texts: Sequence[str], progress: Progress) -> np.ndarray:
-        parts = []
-        for start in range(0, len(texts), EMBED_BATCH):
-            batch = list(texts[start : start + EMBED_BATCH])
-            parts.append(self.embedder.embed(batch))
-            progress(len(batch))
-        return np.vstack(parts) if parts else np.zeros((0, 384), dtype=np.float32)
-
-    # --- ingest --------------------------------------------------------------------------------
-    def ingest_tickets(self, tickets: Sequence[Ticket], progress: Progress = _noop) -> UpsertCounts:
-        """Idempotent: unchanged tickets are skipped, changed ones re-embedded and replaced.
-
-        The vector store is written before the history: if the process dies in between, the history
-        still lacks those tickets, so the next run re-embeds them instead of skipping them as unchanged.
-        """
-        counts, changed = self.history.changes(tickets)
-        progress(counts.unchanged)
-        if changed:
-            embeddings = self._embed([ticket_model_text(t) for t in changed], progress)
-            self.store.upsert_tickets(changed, embeddings)
-            self.history.upsert_tickets(changed)
-        self.history.audit("ingest_tickets", {"inserted": counts.inserted, "updated": counts.updated})
-        return counts
-
-    def ingest_kb(
-        self, articles: Sequence[Article], progress: Progress = _noop, on_total: Progress = _noop
-    ) -> KBCounts:
-        """Re-ingesting an article replaces all of its chunks (a shorter version leaves no stale tail)."""
-        chunks = []
-        for article in articles:
-            self.store.delete_article_chunks(article.tenant, article.id)
-            chunks.extend(chunk_article(article, max_tokens=self.settings.kb_chunk_tokens))
-        on_total(len(chunks))
-        embeddings = self._embed([c.text for c in chunks], progress)
-        self.store.upsert_chunks(chunks, embeddings)
-        self.history.audit("ingest_kb", {"articles": len(articles), "chunks": len(chunks)})
-        return KBCounts(articles=len(articles), chunks=len(chunks))
+    @cached_property
+    def ingest(self) -> Ingest:
+        return Ingest(self.history, self.store, self.embedder, self.settings.kb_chunk_tokens)
 
     def install_taxonomy(self, path: Path) -> Taxonomy:
         taxonomy = Taxonomy.load(path)
@@ -119,7 +68,7 @@ class Workspace:
             save_taxonomy(self.history, stored)
         return stored
 
-    # --- train ---------------------------------------------------------------------------------
+    # --- models ---------------------------------------------------------------------------------
     @cached_property
     def registry(self) -> ModelRegistry:
         return ModelRegistry(self.history, keep=self.settings.models_keep)
@@ -127,6 +76,10 @@ class Workspace:
     @cached_property
     def models(self) -> ModelProvider:
         return ModelProvider(self.registry)
+
+    @cached_property
+    def trainer(self) -> TenantTrainer:
+        return TenantTrainer(self.history, self.store, self.embedder, self.registry)
 
     def training_options(self, promote: Promote = "auto", holdout_share: float | None = None) -> TrainingOptions:
         s = self.settings
@@ -144,13 +97,13 @@ class Workspace:
         holdout_share: float | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> list[TrainingReport]:
-        """Train a candidate for `tenant` (every tenant with labelled history when None), through the gate."""
+        """Train a candidate for `tenant` (every tenant with labelled history when None), through the gate, with
+        the options the settings give."""
         tenants = [tenant] if tenant is not None else self.history.tenants()
         if not tenants:
             raise ModelNotTrainedError("no labelled tickets in the history: run `caseworker ingest tickets` first")
-        trainer = TenantTrainer(self.history, self.store, self.embedder, self.registry)
         options = self.training_options(promote, holdout_share)
-        return [trainer.train(name, options, progress) for name in tenants]
+        return [self.trainer.train(name, options, progress) for name in tenants]
 
     # --- triage --------------------------------------------------------------------------------
     def llm(self) -> LLMClient | None:
