@@ -1,4 +1,4 @@
-"""The triage graph, wiring only: prepare → retrieve → classify → decide → draft | escalate → record
+"""The triage graph, wiring only: prepare → retrieve → classify → decide → route → draft | escalate → record
 (→ await_review → apply_review in the service)."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def _triage_steps() -> StateGraph:
     graph.add_node("retrieve", nodes.retrieve)
     graph.add_node("classify", nodes.classify)
     graph.add_node("decide", nodes.decide_action)
+    graph.add_node("route", nodes.route)
     graph.add_node("draft", nodes.draft)
     graph.add_node("escalate", nodes.escalate)
     graph.add_node("record", nodes.record)
@@ -28,7 +29,8 @@ def _triage_steps() -> StateGraph:
     graph.add_edge("prepare", "retrieve")
     graph.add_edge("retrieve", "classify")
     graph.add_edge("classify", "decide")
-    graph.add_conditional_edges("decide", nodes.route_after_decision, {"draft": "draft", "escalate": "escalate"})
+    graph.add_edge("decide", "route")
+    graph.add_conditional_edges("route", nodes.route_after_decision, {"draft": "draft", "escalate": "escalate"})
     graph.add_edge("draft", "record")
     graph.add_edge("escalate", "record")
     return graph

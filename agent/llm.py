@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-import httpx
 import openai
 from pydantic import BaseModel, Field, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
@@ -169,7 +168,8 @@ class LLMClient:
         self._client = openai.OpenAI(
             api_key=config.api_key,
             base_url=config.base_url,
-            timeout=httpx.Timeout(config.timeout_s, connect=min(5.0, config.timeout_s)),
+            # openai's own Timeout: the SDK's HTTP library (httpx, or httpx2 from openai 3.6x) is its business.
+            timeout=openai.Timeout(config.timeout_s, connect=min(5.0, config.timeout_s)),
             max_retries=0,  # tenacity owns retries, so Retry-After, deadline and breaker are one policy
         )
 

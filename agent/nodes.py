@@ -16,7 +16,18 @@ from agent.llm import LLMError, LLMOutputError
 from agent.llm_tasks import LabelledExample, LLMUsage, classify_with_llm
 from agent.local_reply import local_draft
 from agent.policy import PolicyInput, decide
-from agent.schemas import Action, Evidence, FieldPrediction, KBHit, Meta, SimilarTicket, Sla, TriageResult
+from agent.schemas import (
+    Action,
+    Evidence,
+    FieldPrediction,
+    KBHit,
+    Meta,
+    Routing,
+    RoutingCandidate,
+    SimilarTicket,
+    Sla,
+    TriageResult,
+)
 from agent.signals import detect_signals
 from agent.state import TriageContext, TriageState
 from agent.text import detect_language
@@ -25,6 +36,8 @@ from knowledge.embeddings import MODEL_ID as EMBEDDING_MODEL_ID
 from knowledge.text import MODEL_TEXT_CHARS, SUBJECT_CHARS, clean_text, earlier_messages, model_view, window
 from knowledge.tokens import estimate_tokens
 from tools.customer import customer_context
+from tools.routing.policy import Pick, RoutingFacts
+from tools.routing.profiles import skill_values
 
 _EXCERPT_CHARS = 400
 
@@ -215,6 +228,57 @@ def decide_action(state: TriageState, runtime: Runtime[TriageContext]) -> dict[s
     }
 
 
+def route(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
+    """Suggest who should work the ticket (None without a roster for the ticket's tenant)."""
+    started = time.perf_counter()
+    ctx = runtime.context
+    if ctx.routing is None:
+        return {"routing": None}
+    ticket, classification = state["ticket"], state["classification"]
+    predicted = {
+        name: [p.value]
+        for name, p in (
+            ("queue", classification.queue),
+            ("category", classification.category),
+            ("type", classification.type),
+        )
+        if p is not None
+    }
+    customer = ticket.customer
+    facts = RoutingFacts(
+        now=state["now"],
+        embedding=state.get("embedding"),
+        text=state["model_text"],
+        skills={**predicted, **skill_values(ticket)},  # values the helpdesk gave win over predicted ones
+        queue=classification.queue.value if classification.queue else None,
+        language=classification.language.value,
+        escalated=state["decision"].action == Action.ESCALATE,
+        high_value=state["customer"].is_high_value(ctx.policy.high_value_mrr),
+        requester=frozenset(i for i in (customer.id if customer else None, ticket.extra.get("requester_email")) if i),
+    )
+    decision = ctx.routing.route(ticket.tenant, facts)
+    if decision is None:
+        return {"routing": None, "timings_ms": _elapsed(state, "route", started)}
+    candidates = [_candidate(pick) for pick in decision.picks]
+    routing = Routing(
+        team=decision.team,
+        assignee=candidates[0] if candidates else None,
+        alternatives=candidates[1:3],
+        ranked=decision.ranked,
+        rule=decision.rule,  # type: ignore[arg-type]
+        note=decision.note,
+        candidates=decision.candidates,
+    )
+    return {"routing": routing, "timings_ms": _elapsed(state, "route", started)}
+
+
+def _candidate(pick: Pick) -> RoutingCandidate:
+    return RoutingCandidate.model_validate(
+        {"agent_id": pick.agent_id, "name": pick.name, "score": pick.score, "parts": pick.parts,
+         "qualified": pick.qualified, "reason": pick.reason}
+    )  # fmt: skip
+
+
 def route_after_decision(state: TriageState) -> str:
     return "escalate" if state["decision"].action == Action.ESCALATE else "draft"
 
@@ -276,6 +340,7 @@ def record(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any
         decision=state["decision"],
         draft=state.get("draft"),
         escalation=state.get("escalation"),
+        routing=state.get("routing"),
         sla=state["sla"],
         meta=Meta(
             mode=ctx.mode,  # type: ignore[arg-type]

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-SCHEMA_VERSION = "1.0"
+#: 1.1 added `routing`; results stored as 1.0 (no routing) still validate.
+SCHEMA_VERSION = "1.1"
 
 Priority = Literal["P0", "P1", "P2", "P3"]
 SENTIMENTS: tuple[str, ...] = ("very_negative", "negative", "neutral", "positive", "very_positive")
@@ -187,6 +188,49 @@ class Escalation(_Strict):
     customer_tried: list[str] = Field(default_factory=list)
 
 
+class RoutingParts(_Strict):
+    """What a candidate's score is made of (each part 0–1, higher is better, except `load`)."""
+
+    #: How well this person's resolution history (and declared skills) fits the ticket, recency-weighted.
+    skill_match: float = Field(ge=0, le=1)
+    #: How fast they resolved recently against the tenant's typical time; 0.5 when unknown.
+    recent_speed: float = Field(ge=0, le=1)
+    open_tickets: int = Field(ge=0)
+    capacity: int | None = None
+    #: open_tickets / capacity (over 1 = over capacity); None when no capacity is declared.
+    load: float | None = None
+    on_shift: bool
+    #: None when the ticket's language or the agent's languages are unknown.
+    language_match: bool | None = None
+
+
+class RoutingCandidate(_Strict):
+    agent_id: str
+    name: str
+    score: float
+    parts: RoutingParts
+    #: False when this person was only suggested because nobody else qualified (over capacity or off shift).
+    qualified: bool = True
+    reason: str
+
+
+RoutingRule = Literal["skill", "team", "escalation_team", "vip_senior"]
+
+
+class Routing(_Strict):
+    """Who should work the ticket: a team, a suggested assignee and two alternatives, with reasons."""
+
+    team: str | None = None
+    assignee: RoutingCandidate | None
+    alternatives: list[RoutingCandidate] = Field(default_factory=list, max_length=2)
+    #: Agent ids best first (up to 10): the review page's picker and the eval's top-k.
+    ranked: list[str] = Field(default_factory=list, max_length=10)
+    rule: RoutingRule = "skill"
+    #: Said when the policy had to bend (nobody qualified), or why there is no suggestion.
+    note: str | None = None
+    candidates: int = 0
+
+
 class Sla(_Strict):
     priority: Priority
     first_response_due: datetime
@@ -210,7 +254,7 @@ class Meta(_Strict):
 
 
 class TriageResult(_Strict):
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     ticket_id: str
     tenant: str
     triaged_at: datetime
@@ -219,5 +263,7 @@ class TriageResult(_Strict):
     decision: Decision
     draft: Draft | None
     escalation: Escalation | None
+    #: None when the tenant has no roster (or the result predates routing).
+    routing: Routing | None = None
     sla: Sla
     meta: Meta

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from agent.llm_tasks import LLMUsage
 from agent.policy import PolicyConfig
-from agent.schemas import Classification, Decision, Draft, Escalation, Evidence, Sla, TriageResult
+from agent.schemas import Classification, Decision, Draft, Escalation, Evidence, Routing, Sla, TriageResult
 from agent.signals import Signal
 from knowledge.history import History
 from knowledge.jobs import JobLease
@@ -18,6 +18,7 @@ from knowledge.schemas import Ticket
 from knowledge.taxonomy import Taxonomy
 from tools.customer import CustomerContext
 from tools.retrieval import Retriever
+from tools.routing.context import RoutingContext
 from tools.sla import SlaPolicy
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ class TriageContext:
     clock: Callable[[], datetime] = _utcnow
     #: Attempts a write-back job queued by this run gets before it is dead (service runs only).
     job_max_attempts: int = 5
+    #: Roster, open load, skill profiles and routing policy; None (or a tenant without a roster): no routing.
+    routing: RoutingContext | None = None
 
     def local_model(self, tenant: str) -> LocalModel | None:
         """The tenant's model, as promoted right now (another process may have promoted a new one)."""
@@ -87,6 +90,7 @@ class TriageState(TypedDict, total=False):
     sla: Sla
     draft: Draft | None
     escalation: Escalation | None
+    routing: Routing | None
     prompt_versions: dict[str, str]
     result: TriageResult
     timings_ms: dict[str, Any]

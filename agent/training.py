@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ class TrainingOptions:
     tolerance: float = 0.01
     promote: Promote = "auto"
     seed: int = 0
+    #: Labels the classifier never learns (the resolver: routing learns that from history).
+    exclude_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,9 +77,16 @@ def _order_key(ticket: Ticket, position: int) -> str:
     return f"{created}|{position:09d}"
 
 
-def labelled_history(history: History, store: KnowledgeStore, embedder: Embedder, tenant: str) -> LabelledHistory:
-    """The tenant's labelled tickets oldest first, with their stored embeddings (embedding any missing)."""
-    tickets = [t for t in history.tickets_in_time_order(tenant) if t.trainable_labels()]
+def labelled_history(
+    history: History, store: KnowledgeStore, embedder: Embedder, tenant: str, exclude: Sequence[str] = ()
+) -> LabelledHistory:
+    """The tenant's labelled tickets oldest first, with their stored embeddings (embedding any missing); the
+    labels in `exclude` are left out (and a ticket labelled with nothing else is too)."""
+
+    def labels_of(ticket: Ticket) -> dict[str, str]:
+        return {k: v for k, v in ticket.trainable_labels().items() if k not in exclude}
+
+    tickets = [t for t in history.tickets_in_time_order(tenant) if labels_of(t)]
     if not tickets:
         return LabelledHistory([], [], np.zeros((0, 0), dtype=np.float32), [], [])
     stored = {ticket_id: vector for _, ticket_id, vector in store.ticket_embeddings(tenant)}
@@ -91,7 +101,7 @@ def labelled_history(history: History, store: KnowledgeStore, embedder: Embedder
         tickets=tickets,
         texts=texts,
         embeddings=embeddings,
-        labels=[t.trainable_labels() for t in tickets],
+        labels=[labels_of(t) for t in tickets],
         order_keys=[_order_key(t, i) for i, t in enumerate(tickets)],
     )
 
@@ -194,7 +204,7 @@ class TenantTrainer:
 
     def train(self, tenant: str, options: TrainingOptions, progress: Progress | None = None) -> TrainingReport:
         report: Progress = progress or (lambda _m: None)
-        data = labelled_history(self.history, self.store, self.embedder, tenant)
+        data = labelled_history(self.history, self.store, self.embedder, tenant, exclude=options.exclude_fields)
         if not data.tickets:
             raise ModelNotTrainedError(
                 f"tenant {tenant!r} has no imported or human-labelled tickets: run `caseworker ingest tickets` first"
@@ -222,7 +232,10 @@ class TenantTrainer:
             progress=report,
             embedding_model_id=self.embedder.model_id,
         )
-        model.meta.update({"tenant": tenant, "skipped_fields": skipped, "trained_until": data.order_keys[cut - 1]})
+        # Versions are unique across tenants too: two tenants with the same history train the same data.
+        model.version = f"{model.version}-{hashlib.sha256(tenant.encode()).hexdigest()[:6]}"
+        model.meta.update({"version": model.version, "tenant": tenant, "skipped_fields": skipped,
+                           "trained_until": data.order_keys[cut - 1]})  # fmt: skip
         held = predict_rows(model, data.texts[cut:], data.embeddings[cut:])
         scores = field_scores(held, data.labels[cut:])
         champion_record = self.registry.champion(tenant)

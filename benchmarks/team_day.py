@@ -27,9 +27,8 @@ import sys
 import tempfile
 import threading
 import time
-import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -56,6 +55,8 @@ class DayConfig:
     probe_timeout_s: float = 90.0
     posters: int = 3
     seed: int = 11
+    #: CASEWORKER_* settings for every process of the day (serve, workers, the operator's CLI commands).
+    settings_env: dict[str, str] = field(default_factory=dict)
 
 
 def _env() -> dict[str, str]:
@@ -102,8 +103,15 @@ def post_paced(url: str, plan: TrafficPlan, log: Exchanges, seconds: float, post
 
 
 def _categories(data_dir: Path) -> dict[str, str]:
-    taxonomy = tomllib.loads((data_dir / "taxonomy.toml").read_text())
-    return {name: spec.get("queue", "") for name, spec in taxonomy.get("categories", {}).items()}
+    from config.components import Components
+    from config.settings import Settings
+
+    components = Components(Settings(data_dir=data_dir))
+    try:
+        taxonomy = components.taxonomy
+    finally:
+        components.history.close()
+    return {name: spec.queue or "" for name, spec in (taxonomy.categories if taxonomy else {}).items()}
 
 
 def review(url: str, data_dir: Path, log: Exchanges, figures: DayFigures, stop: threading.Event, every: float) -> None:
@@ -241,7 +249,7 @@ def run_day(data_dir: Path, config: DayConfig, setup_s: float = 0.0) -> DayFigur
     plan = make_traffic(texts, config.deliveries, seed=config.seed)
     log = Exchanges()
     figures = DayFigures(posts=plan.posts, exchanges=log, setup_s=setup_s)
-    procs = ServiceProcesses(data_dir, secret=SECRET, lease_s=5.0, env=_env())
+    procs = ServiceProcesses(data_dir, secret=SECRET, lease_s=5.0, env={**_env(), **config.settings_env})
     history = data_dir / "history.sqlite3"
     stop, started = threading.Event(), time.monotonic()
     try:

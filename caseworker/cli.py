@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from caseworker.cli_agents import agents_app
 from caseworker.cli_common import (
     EXIT_REJECTS,
     DataDir,
@@ -50,6 +51,7 @@ app.add_typer(models_app, name="models")
 app.command("stats")(stats_command)
 app.command("drift")(drift_command)
 app.add_typer(db_app, name="db")
+app.add_typer(agents_app, name="agents")
 llm_app = typer.Typer(help=r"Run a local OpenAI-compatible LLM server (needs the extra: pip install caseworker\[llm]).")
 app.add_typer(llm_app, name="llm")
 
@@ -63,7 +65,7 @@ def ingest_tickets(
             "--map",
             help="TARGET=COLUMN[,COLUMN]: e.g. --map text=subject,body --map queue=queue --map reply=answer. "
             "Targets: id, subject, body, text, reply, tenant, created_at, channel, language, tags, "
-            "customer_id/name/tier/mrr; any other target is a label.",
+            "customer_id/name/tier/mrr, resolved_at; any other target is a label.",
         ),
     ] = None,
     values: LabelValues = None,

@@ -100,6 +100,7 @@ def _summary(report: EvalReport) -> None:
                 f"{d.high:+.4f})",
                 highlight=False,
             )
+    _ranking_summary(report)
     if report.oos is not None:
         o = report.oos
         out.print(
@@ -114,6 +115,20 @@ def _summary(report: EvalReport) -> None:
         "wall " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings_s.items()),
         highlight=False,
     )
+
+
+def _ranking_summary(report: EvalReport) -> None:
+    from evals.ranking import RANKING_HEADER, ranking_rows
+
+    for name, r in report.ranking.items():
+        table = Table(
+            title=f"{name}: {r.n} test rows, {r.unseen} resolvers never seen in training", title_justify="left"
+        )
+        for column in RANKING_HEADER:
+            table.add_column(column, justify="left" if column == "model" else "right")
+        for row in ranking_rows(r):
+            table.add_row(*row)
+        out.print(table)
 
 
 def _print_changes(changes: list[Change], old: Path) -> None:
@@ -191,6 +206,19 @@ def eval_command(
     embedding_cache: Annotated[
         Path | None, typer.Option(help="Reuse embeddings cached here (keyed by text) across runs.")
     ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Without --test: 'stratified' (default) or 'time' (hold out the newest).")
+    ] = None,
+    test_share: Annotated[
+        float | None, typer.Option(min=0.01, max=0.99, help="Without --test: the share held out (default 0.2).")
+    ] = None,
+    person: Annotated[
+        list[str] | None,
+        typer.Option("--person", help="A label naming who resolved the ticket: scored as routing top-k and MRR."),
+    ] = None,
+    exclude_self_assigned: Annotated[
+        bool | None, typer.Option(help="Score person labels only on tickets not assigned to their own requester.")
+    ] = None,
 ) -> None:
     """Evaluate triage on labelled tickets: an isolated store is built from --train, --test is triaged
     through the real graph, and report.json/.md/.html are written to --out. Exits 1 when a bar is missed."""
@@ -233,7 +261,15 @@ def eval_command(
             config.settings.update(overrides)
             data = config.dataset.model_dump()
             data["slices"] = [*data["slices"], *(s for s in slices or [] if s not in data["slices"])]
-            data.update({k: v for k, v in {"per_class": per_class, "limit_test": limit_test}.items() if v is not None})
+            dataset_options = {
+                "per_class": per_class,
+                "limit_test": limit_test,
+                "split": split,
+                "test_fraction": test_share,
+                "person_fields": person,
+                "exclude_self_assigned": exclude_self_assigned,
+            }
+            data.update({k: v for k, v in dataset_options.items() if v is not None})
             data["values"] = merge_value_maps(
                 [config.dataset.value_map(), value_map], "the suite's [dataset.values] and --values"
             ).fields
@@ -252,6 +288,10 @@ def eval_command(
                 limit_test=limit_test,
                 label=label,
                 oos_train_splits=["oos_train"] if oos_train else [],
+                split=split or "stratified",
+                test_fraction=test_share or 0.2,
+                person_fields=person or [],
+                exclude_self_assigned=bool(exclude_self_assigned),
             )
             config = RunConfig(dataset=spec, settings=overrides, **{k: v for k, v in options.items() if v is not None})
     except (SuiteError, ValidationError, ValueMapError) as exc:

@@ -30,20 +30,33 @@ def train_command(
     ] = PromoteWhen.auto,
     data_dir: DataDir = None,
 ) -> None:
-    """Train a candidate model per tenant on its labelled history; the gate decides whether it serves."""
+    """Train a candidate model per tenant on its labelled history (the gate decides whether it serves), and
+    rebuild the routing skill profiles from resolutions that name their resolver."""
     from agent.local_model import ModelNotTrainedError
     from agent.training import report_lines
 
-    workspace = components_for(data_dir)
+    components = components_for(data_dir)
+    problem: ModelNotTrainedError | None = None
+    reports = []
     with err.status("Training...") as status:
         try:
-            reports = workspace.train(tenant, promote=promote.value,
-                                      progress=lambda message: status.update(f"Training: {message}"))  # fmt: skip
+            reports = components.train(tenant, promote=promote.value,
+                                       progress=lambda message: status.update(f"Training: {message}"))  # fmt: skip
         except ModelNotTrainedError as exc:
-            raise fail(str(exc)) from exc
+            problem = exc
+        status.update("Building routing skill profiles...")
+        profiled = components.build_routing_profiles()
+    if problem is not None and not profiled:
+        raise fail(str(problem))
     for report in reports:
         for line in report_lines(report):
             err.print(line, highlight=False, markup=False)
+    if problem is not None:
+        err.print(f"[yellow]warning:[/yellow] no classifier trained: {problem}", highlight=False)
+    if profiled:
+        label = components.settings.routing_person_label
+        tenants = ", ".join(f"{name} {n}" for name, n in sorted(profiled.items()))
+        err.print(f"routing profiles from resolutions naming their {label!r}: {tenants}", highlight=False)
 
 
 @models_app.command("list")

@@ -22,6 +22,10 @@ from knowledge.model_registry import ModelRegistry
 from knowledge.store import KnowledgeStore
 from knowledge.taxonomy import Taxonomy, load_taxonomy, save_taxonomy
 from tools.retrieval import Retriever
+from tools.routing.build import build_tenant_profiles
+from tools.routing.context import RoutingContext
+from tools.routing.policy import RoutingPolicy
+from tools.routing.scoring import SkillWeights
 from tools.sla import SlaPolicy
 
 
@@ -77,6 +81,27 @@ class Components:
     def models(self) -> ModelProvider:
         return ModelProvider(self.registry)
 
+    # --- routing to people -------------------------------------------------------------------------
+    def routing_policy(self) -> RoutingPolicy:
+        s = self.settings
+        return RoutingPolicy(
+            weights=s.routing_weights,
+            escalation_team=s.routing_escalation_team or None,
+            vip_to_senior=s.routing_vip_to_senior,
+            exclude_requester=s.routing_exclude_requester,
+            queue_teams=s.routing_queue_teams,
+            skill=SkillWeights.model_validate(s.routing_skill),
+        )
+
+    @cached_property
+    def routing(self) -> RoutingContext:
+        return RoutingContext(self.history, self.routing_policy())
+
+    def build_routing_profiles(self) -> dict[str, int]:
+        s = self.settings
+        return build_tenant_profiles(self.history, self.store, self.embedder, s.routing_person_label,
+                                     s.routing_half_life_days)  # fmt: skip
+
     @cached_property
     def trainer(self) -> TenantTrainer:
         return TenantTrainer(self.history, self.store, self.embedder, self.registry)
@@ -88,6 +113,8 @@ class Components:
             holdout_share=s.holdout_share if holdout_share is None else holdout_share,
             tolerance=s.promotion_tolerance,
             promote=promote,
+            # Who resolved a ticket is routing's to learn (skill profiles), never the classifier's.
+            exclude_fields=(s.routing_person_label,),
         )
 
     def train(
@@ -162,4 +189,5 @@ class Components:
             k_tickets=s.k_tickets,
             k_kb=s.k_kb,
             signoff=s.signoff,
+            routing=self.routing,
         )

@@ -53,6 +53,26 @@ class Settings(BaseSettings):
     drift_window: int = Field(default=500, ge=50)
     #: How often a worker checks the retrain schedule and drift between jobs.
     maintenance_interval_s: float = Field(default=60.0, gt=0)
+    # Routing to people (tools/routing): the policy, as data
+    #: The history label naming who resolved a ticket: it builds skill profiles, never the local classifier.
+    routing_person_label: str = "assignee"
+    #: A resolution this many days older than the newest one counts half as much in a skill profile.
+    routing_half_life_days: float = Field(default=180.0, gt=0)
+    #: Escalations go to agents in this team (when anyone is in it); empty: no special group.
+    routing_escalation_team: str | None = "on-call"
+    #: VIP / high-MRR accounts (see high_value_mrr) go to agents marked senior, when any is.
+    routing_vip_to_senior: bool = True
+    #: Never suggest the person who raised the ticket.
+    routing_exclude_requester: bool = True
+    #: A predicted queue that names a roster team keeps the ticket in that team.
+    routing_queue_teams: bool = True
+    #: Score = Σ weight × part, as JSON in CASEWORKER_ROUTING_WEIGHTS.
+    routing_weights: dict[str, float] = Field(
+        default_factory=lambda: {"skill": 0.8, "speed": 0.05, "load": 0.1, "language": 0.05}
+    )
+    #: How the skill match weighs its evidence, as JSON: keys text, knn, labels, activity (weights), k,
+    #: sharpness (kNN), temperature (text model); unset keys keep tools.routing.scoring.SkillWeights' defaults.
+    routing_skill: dict[str, float] = Field(default_factory=dict)
 
     # LLM endpoint: any OpenAI-compatible server
     model: str | None = None

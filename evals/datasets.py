@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from evals.splits import drop_self_assigned, time_split
 from knowledge.importers import ImportFileError, ImportReport, Reject, parse_mapping, read_tickets
 from knowledge.label_values import LabelNames, ValueMap, check_values
 from knowledge.schemas import Ticket
@@ -77,6 +78,15 @@ class DatasetSpec(BaseModel):
     escalation_values: list[str] = Field(default_factory=lambda: ["1", "true", "yes", "escalate", "escalated"])
     #: Give reply-less training tickets a placeholder reply so retrieval treats them as resolved history.
     mark_resolved: bool = True
+    #: How a test set is held out when there is no test file: `stratified` by `primary_field`, or `time`:
+    #: the newest `test_fraction` of the rows that carry `primary_field` (a person field when there is one).
+    split: Literal["stratified", "time"] = "stratified"
+    #: Labels naming a person (who resolved the ticket): scored as rankings of the routing suggestion
+    #: (top-k, MRR), never learned by the classifier.
+    person_fields: list[str] = Field(default_factory=list)
+    #: Score a person field only on tickets routed by someone else: drop test rows whose person is the
+    #: ticket's requester (customer id), i.e. self-assigned tickets.
+    exclude_self_assigned: bool = False
 
     @field_validator("values", mode="before")
     @classmethod
@@ -119,6 +129,7 @@ class EvalDataset:
     notes: list[str] = field(default_factory=list)
     #: FIELD -> our label -> the user's own names for it (only labels renamed on the way in)
     label_names: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    person_fields: list[str] = field(default_factory=list)
 
     def known_labels(self, name: str) -> set[str]:
         return {t.labels[name] for t in self.train if name in t.labels} | {
@@ -141,7 +152,9 @@ def load_dataset(spec: DatasetSpec) -> EvalDataset:
     fields = sorted({name for t in train for name in t.labels})
     if spec.escalation_label:
         fields = [f for f in fields if f != spec.escalation_label]
-    if not fields:
+    persons = [f for f in spec.person_fields if f in fields]
+    fields = [f for f in fields if f not in spec.person_fields]
+    if not fields and not persons:
         raise DatasetError("the training set has no labels: map at least one label (e.g. --map queue=queue)")
     if spec.mark_resolved:
         missing = sum(not t.is_resolved for t in train)
@@ -158,8 +171,19 @@ def load_dataset(spec: DatasetSpec) -> EvalDataset:
         rng = random.Random(spec.seed)
         test_rows = sorted(rng.sample(test_rows, spec.limit_test), key=lambda t: t.id)
         notes.append(f"test set limited to a random {spec.limit_test} rows (seed {spec.seed})")
+    if spec.exclude_self_assigned and persons:
+        test_rows, note = drop_self_assigned(test_rows, persons)
+        notes.append(note)
     test = [_test_case(i, ticket, spec) for i, ticket in enumerate(test_rows)]
-    return EvalDataset(train=train, test=test, fields=fields, rejects=rejects, notes=notes, label_names=names.inverse())
+    return EvalDataset(
+        train=train,
+        test=test,
+        fields=fields,
+        rejects=rejects,
+        notes=notes,
+        label_names=names.inverse(),
+        person_fields=persons,
+    )
 
 
 def _without_label(ticket: Ticket, name: str) -> Ticket:
@@ -174,7 +198,9 @@ def _test_case(index: int, ticket: Ticket, spec: DatasetSpec) -> TestCase:
         raw = truth.pop(spec.escalation_label, None)
         should_escalate = None if raw is None else raw.strip().lower() in {v.lower() for v in spec.escalation_values}
     out_of_scope = spec.oos_label is not None and spec.oos_label in truth.values()
-    clean = ticket.model_copy(update={"id": f"eval-{index:06d}", "labels": {}, "reply": None})
+    # When the ticket was resolved is the future at triage time.
+    extra = {k: v for k, v in ticket.extra.items() if k != "resolved_at"}
+    clean = ticket.model_copy(update={"id": f"eval-{index:06d}", "labels": {}, "reply": None, "extra": extra})
     return TestCase(clean, truth, ticket.id, slices, out_of_scope, should_escalate)
 
 
@@ -206,6 +232,12 @@ def _load_tabular(spec: DatasetSpec, names: LabelNames) -> tuple[list[Ticket], l
         notes.extend(test_report.summaries())
         rejects.extend(test_report.rejects)
         train_tickets, test_tickets = train_report.tickets, test_report.tickets
+    elif spec.split == "time":
+        field_name = spec.primary_field or (
+            spec.person_fields[0] if spec.person_fields else _first_label(parse_mapping(spec.map).labels)
+        )
+        train_tickets, test_tickets, note = time_split(train_report.tickets, field_name, spec.test_fraction)
+        notes.append(note)
     else:
         field_name = spec.primary_field or _first_label(parse_mapping(spec.map).labels)
         train_tickets, test_tickets = stratified_split(train_report.tickets, field_name, spec.test_fraction, spec.seed)

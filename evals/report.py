@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from evals import metrics
 from evals.baselines import PRIMARY_BASELINE, TFIDF_LR
 from evals.metrics import DeltaInterval, DetectionScores, FieldScores
+from evals.ranking import RankingReport, ranking_report
 from evals.runner import Outcome, RunRecord, scored_rows
 from knowledge.label_values import display
 
@@ -144,6 +145,8 @@ class EvalReport(BaseModel):
     timings_s: dict[str, float]
     notes: list[str]
     bars: list[BarResult] = Field(default_factory=list)
+    #: person fields (routing): top-k and MRR of the suggestion against the ranking baselines
+    ranking: dict[str, RankingReport] = Field(default_factory=dict)
 
 
 def _slices(rows: Sequence[Outcome], truth: list[str], predicted: list[str], columns: Sequence[str]) -> dict:
@@ -313,6 +316,20 @@ def build_report(record: RunRecord) -> EvalReport:
         errors=sum(1 for o in outcomes if o.error),
         timings_s=record.timings_s,
         notes=record.notes,
+        ranking={name: _ranking(record, name) for name in record.dataset.person_fields},
+    )
+
+
+def _ranking(record: RunRecord, name: str) -> RankingReport:
+    rows = [record.outcomes[i] for i in scored_rows(record.outcomes, name)]
+    people = {t.labels[name] for t in record.dataset.train if name in t.labels}
+    return ranking_report(
+        [o.case.truth[name] for o in rows],
+        [o.ranked.get(name, []) for o in rows],
+        people,
+        record.rankings.get(name, {}),
+        resamples=record.config.bootstrap,
+        seed=record.config.seed,
     )
 
 
@@ -384,6 +401,9 @@ def compare(old: dict[str, Any], new: dict[str, Any], *, tolerance: float = 1e-9
                     keep[f"{name}.{metric}"] = float(scores[metric])
             for column, s in (scores.get("slices") or {}).items():
                 keep[f"{name}.slices.{column}.mean_macro_f1"] = float(s["mean_macro_f1"])
+        for name, r in (report.get("ranking") or {}).items():
+            keep.update({f"ranking.{name}.top.{k}": float(v) for k, v in r.get("top", {}).items()})
+            keep[f"ranking.{name}.mrr"] = float(r.get("mrr", 0.0))
         for section in ("oos", "latency_ms", "cost"):
             keep.update({f"{section}.{k}": v for k, v in _flatten(report.get(section) or {}).items() if "." not in k})
         keep.update(

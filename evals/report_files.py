@@ -44,6 +44,7 @@ def write_reports(report: EvalReport, record: RunRecord, out: Path) -> dict[str,
                 "latency_ms": o.latency_ms,
                 "slices": o.case.slices,
                 "error": o.error,
+                **({"ranked": o.ranked} if o.ranked else {}),
             }
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     paths["predictions"] = out / "predictions.jsonl"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evals.metrics import Confusion
+from evals.ranking import RANKING_HEADER, ranking_rows
 from evals.report import EvalReport, FieldReport
 
 #: Confusion matrices up to this many labels are printed whole; larger ones list the top confusions.
@@ -149,6 +150,9 @@ def render_markdown(report: EvalReport) -> str:
         lines += ["## Bars", "", *_table(["key", "bar", "value", "result"], rows)]
     for name, f in report.fields.items():
         lines += _field_summary(name, f, report)
+    for name, r in report.ranking.items():
+        lines += [f"## Person field `{name}` ({r.n} test rows; {r.unseen} resolvers never seen in training)", ""]
+        lines += _table(RANKING_HEADER, ranking_rows(r))
     if report.oos is not None:
         o = report.oos
         lines += [

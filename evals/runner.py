@@ -27,7 +27,9 @@ from config.components import Components
 from config.settings import Settings
 from evals.baselines import BASELINES, BaselinePredictions, majority, tfidf_lr
 from evals.datasets import DatasetSpec, EvalDataset, TestCase, load_dataset
+from evals.ranking import derived_roster, ranking_baselines
 from knowledge.embeddings import Embedder
+from knowledge.roster import Roster
 from knowledge.text import model_text
 
 #: Settings an eval must not take from a suite: the run owns its data dir.
@@ -88,6 +90,8 @@ class Outcome:
     cost_usd: float = 0.0
     ticket_tokens: int = 0
     error: str | None = None
+    #: person field -> the routing suggestion's ranked agent ids (empty without a routing block)
+    ranked: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,6 +105,8 @@ class RunRecord:
     model_version: str
     timings_s: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: person field -> baseline -> ranked lists for the rows scoring that field (in `scored_rows` order)
+    rankings: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
 
 
 class CachedEmbedder:
@@ -163,9 +169,11 @@ def _data_dir(config: RunConfig) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _outcome(case: TestCase, result: TriageResult, fields: Sequence[str]) -> Outcome:
+def _outcome(case: TestCase, result: TriageResult, fields: Sequence[str], persons: Sequence[str] = ()) -> Outcome:
     predictions = result.classification.predictions()
+    ranked = list(result.routing.ranked) if result.routing else []
     return Outcome(
+        ranked={name: ranked for name in persons},
         case=case,
         predicted={f: (predictions[f].value, predictions[f].confidence) for f in fields if f in predictions},
         action=str(result.decision.action),
@@ -195,7 +203,7 @@ def _triage_all(
         case = dataset.test[index]
         started = time.perf_counter()
         try:
-            return _outcome(case, triage(case.ticket, context), dataset.fields)
+            return _outcome(case, triage(case.ticket, context), dataset.fields, dataset.person_fields)
         except Exception as exc:  # one broken ticket is a scored failure, not a crashed eval
             latency = (time.perf_counter() - started) * 1000
             return Outcome(case, {}, None, None, False, 0.0, latency, error=f"{type(exc).__name__}: {exc}")
@@ -246,6 +254,9 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
         f"{len(dataset.train)} training / {len(dataset.test)} test tickets; fields: {', '.join(dataset.fields)}"
     )
     notes = list(dataset.notes)
+    if dataset.person_fields:
+        # The routing step learns who resolved what from the same label the eval scores.
+        overrides.setdefault("routing_person_label", dataset.person_fields[0])
     with _data_dir(config) as data_dir:
         # An eval measures the model on whatever the dataset labels: every labelled field is learned.
         settings = Settings(data_dir=data_dir, **{"min_labels_per_field": 1, **overrides})
@@ -274,7 +285,13 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
                 hooks.message(f"  {message}")
 
             # The eval's training split is the whole history: no holdout, and its model serves at once.
-            (trained,) = workspace.train(settings.tenant, promote="always", holdout_share=0.0, progress=on_train)
+            trained = (
+                workspace.train(settings.tenant, promote="always", holdout_share=0.0, progress=on_train)[0]
+                if dataset.fields
+                else None
+            )
+            if dataset.person_fields:
+                notes.append(_prepare_routing(workspace, dataset))
             timings["train"] = time.perf_counter() - phase
 
             phase = time.perf_counter()
@@ -301,10 +318,14 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
             notes.append(f"{len(errors)} test tickets failed in the graph (first: {errors[0].error})")
 
     baselines: dict[str, dict[str, BaselinePredictions]] = {}
+    rankings: dict[str, dict[str, list[list[str]]]] = {}
     if config.baselines:
         phase = time.perf_counter()
         hooks.stage("Training baselines", None)
         baselines = _baselines(dataset, outcomes, config.seed)
+        for name in dataset.person_fields:
+            tests = [outcomes[i].case.ticket for i in scored_rows(outcomes, name)]
+            rankings[name] = ranking_baselines(dataset.train, tests, name)
         timings["baselines"] = time.perf_counter() - phase
     timings["total"] = time.perf_counter() - started
     return RunRecord(
@@ -313,7 +334,21 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
         settings=settings.model_dump(mode="json", exclude={"openai_api_key", "data_dir"}),
         outcomes=outcomes,
         baselines=baselines,
-        model_version=trained.version,
+        model_version=trained.version if trained else "rules-only",
         timings_s={k: round(v, 2) for k, v in timings.items()},
         notes=notes,
+        rankings=rankings,
     )
+
+
+def _prepare_routing(workspace: Components, dataset: EvalDataset) -> str:
+    """Person fields are scored on the routing suggestion: it needs a roster and skill profiles."""
+    roster = Roster(workspace.history)
+    derived = not any(roster.agents(tenant) for tenant in {t.tenant for t in dataset.train})
+    if derived:
+        roster.upsert(derived_roster(dataset.train, dataset.person_fields))
+    counts = workspace.build_routing_profiles()
+    source = (
+        "derived from the training set (everyone who resolved a ticket; no capacity or shifts)" if derived else "given"
+    )
+    return f"routing: skill profiles from {sum(counts.values())} resolutions; roster {source}"

@@ -16,12 +16,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from knowledge.assignments import ASSIGNMENTS_SCHEMA
 from knowledge.db import Database, Tx, open_database
 from knowledge.escalations import ESCALATIONS_SCHEMA, insert_escalation
 from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job
 from knowledge.migrations import migrate
 from knowledge.model_registry import MODELS_SCHEMA
 from knowledge.reviews import REVIEWS_SCHEMA, insert_review, supersede_pending
+from knowledge.roster import ROSTER_SCHEMA
 from knowledge.schemas import Customer, Ticket
 from knowledge.taxonomy import TAXONOMY_SCHEMA
 
@@ -99,7 +101,14 @@ class History:
         self.path = path
         self.db: Database = open_database(database_url, path)
         self.db.executescript(
-            _SCHEMA + JOBS_SCHEMA + REVIEWS_SCHEMA + ESCALATIONS_SCHEMA + MODELS_SCHEMA + TAXONOMY_SCHEMA
+            _SCHEMA
+            + JOBS_SCHEMA
+            + REVIEWS_SCHEMA
+            + ESCALATIONS_SCHEMA
+            + MODELS_SCHEMA
+            + TAXONOMY_SCHEMA
+            + ROSTER_SCHEMA
+            + ASSIGNMENTS_SCHEMA
         )
         migrate(self.db)
 

@@ -60,7 +60,7 @@ class ImportReport(WritesRejects):
 
 _SCALAR_TARGETS = (
     "id", "subject", "tenant", "created_at", "channel", "language", "reply",
-    "customer_id", "customer_name", "customer_tier", "customer_mrr",
+    "customer_id", "customer_name", "customer_tier", "customer_mrr", "resolved_at",
 )  # fmt: skip
 _LIST_TARGETS = ("text", "body", "tags")
 # Ticket fields that exist but cannot be the target of one column; naming them is a mistake.
@@ -87,6 +87,8 @@ class ColumnMapping(BaseModel):
     customer_name: str | None = None
     customer_tier: str | None = None
     customer_mrr: str | None = None
+    #: When the ticket was resolved: kept in `extra.resolved_at` (routing's "how fast" and recency).
+    resolved_at: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -181,6 +183,8 @@ def _apply_mapping(row: dict[str, Any], mapping: ColumnMapping, tenant: str) -> 
     }
     if customer:
         data["customer"] = customer
+    if (resolved := _cell(row, mapping.resolved_at)) is not None:
+        data["extra"] = {"resolved_at": _as_text(resolved)}
     data["labels"] = {label: row.get(column) for label, column in mapping.labels.items()}
     return data
 
@@ -443,3 +447,23 @@ def _json_records(path: Path, raw: bytes) -> list[_Record]:
             records.append(_Record(line, None, f"expected a JSON object, got {_json_type(value)}"))
         pos = ws.match(text, end).end()  # type: ignore[union-attr]
     return records
+
+
+def read_records(path: Path) -> tuple[list[str], list[_Record]]:
+    """The rows of a `.csv`, `.jsonl`/`.ndjson` or `.json` file with their line numbers, as `read_tickets` reads
+    them: for importers of other things (the roster). Returns the column names and the records."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    if suffix == ".csv":
+        return _csv_records(path, raw)
+    if suffix in (".jsonl", ".ndjson"):
+        records = list(_jsonl_records(raw))
+    elif suffix == ".json":
+        records = _json_records(path, raw)
+    else:
+        raise ImportFileError(path, f"unknown file type {suffix or '(none)'!r} (use .csv, .jsonl, .json)")
+    return _object_keys(records), records

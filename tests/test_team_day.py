@@ -16,14 +16,12 @@ from benchmarks.team_day import DayConfig, run_day
 from benchmarks.team_day_report import DayFigures, Failure
 from benchmarks.team_day_traffic import SOURCES
 from config.components import Components
+from tests.conftest import SMALL_HISTORY
 
 pytestmark = pytest.mark.slow
 
-#: Hostile bodies (huge, 900-deep nesting, control characters and lone surrogates, dates like 9999-12-31)
-#: are being fixed on another branch. Until that merges, what fails *only* because of a hostile body is
-#: printed and the test ends as xfail on it; set this to True after merging and the same four rules
-#: below hold for every delivery, hostile ones included. Ordinary traffic is held to them now.
-HOSTILE_INPUT_FIXED = False
+#: The trained_workspace's small-history settings, for the operator's `caseworker train` mid-day too.
+SMALL_HISTORY_ENV = {f"CASEWORKER_{name.upper()}": str(value) for name, value in SMALL_HISTORY.items()}
 
 RULES = ("one result", "current result", "dead job", "5xx", "worker processing")
 
@@ -49,7 +47,7 @@ def test_a_team_day(trained_workspace: Components) -> None:
     data_dir = trained_workspace.settings.data_dir
     trained_workspace.history.close()
 
-    figures = run_day(data_dir, DayConfig(deliveries=500, post_seconds=150))
+    figures = run_day(data_dir, DayConfig(deliveries=500, post_seconds=150, settings_env=SMALL_HISTORY_ENV))
 
     print("\n" + "\n".join(figures.lines()))
     _assert_the_day_happened(figures)
@@ -60,8 +58,5 @@ def test_a_team_day(trained_workspace: Components) -> None:
     assert not _broken(ordinary, "dead job"), "jobs dead without a validation reason"
     assert not _broken(ordinary, "5xx"), "5xx responses"
     assert not _broken(ordinary, "worker processing"), "workers that stopped processing"
-    # ... and over the hostile ones (needs the hostile-input fixes; see HOSTILE_INPUT_FIXED):
-    hostile = _broken([f for f in failures if f.hostile], *RULES)
-    if hostile and not HOSTILE_INPUT_FIXED:
-        pytest.xfail(f"{len(hostile)} failure(s) from hostile bodies, waiting on the hostile-input fixes: {hostile}")
-    assert not hostile
+    # ... and over the hostile ones (huge, 900-deep, control characters and lone surrogates, year 9999):
+    assert not _broken([f for f in failures if f.hostile], *RULES), "hostile bodies broke the rules"
