@@ -31,7 +31,6 @@ from agent.schemas import (
 from agent.signals import detect_signals
 from agent.state import TriageContext, TriageState
 from agent.text import detect_language
-from agent.writeback_plan import triage_writebacks
 from knowledge.embeddings import MODEL_ID as EMBEDDING_MODEL_ID
 from knowledge.text import MODEL_TEXT_CHARS, SUBJECT_CHARS, clean_text, earlier_messages, model_view, window
 from knowledge.tokens import estimate_tokens
@@ -356,25 +355,16 @@ def record(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any
             ticket_tokens=state["ticket_tokens"],
         ),
     )
-    payload = result.model_dump(mode="json")
-    job = state.get("job")
-    needs_review = job is not None and result.decision.action == Action.DRAFT_FOR_REVIEW
-    ctx.history.record_result(
-        payload,
-        audit_detail={
-            "ticket_hash": ticket.content_hash(),
-            "action": payload["decision"]["action"],
-            "reason": payload["decision"]["reason"],
-            "mode": ctx.mode,
-            "model": model_version,
-            "embedding_model": EMBEDDING_MODEL_ID,
-            "prompt_versions": payload["meta"]["prompt_versions"],
-            "signals": [str(s) for s in state["signals"]],
-            "timings_ms": state.get("timings_ms") or {},
-        },
-        job=job,
-        review_subject=ticket.subject if needs_review else None,
-        follow_ups=triage_writebacks(ticket, result, job.job_id) if job is not None else (),
-        max_attempts=ctx.job_max_attempts,
-    )
+    audit = {
+        "ticket_hash": ticket.content_hash(),
+        "action": result.decision.action.value,
+        "reason": result.decision.reason,
+        "mode": ctx.mode,
+        "model": model_version,
+        "embedding_model": EMBEDDING_MODEL_ID,
+        "prompt_versions": result.meta.prompt_versions,
+        "signals": [str(s) for s in state["signals"]],
+        "timings_ms": state.get("timings_ms") or {},
+    }
+    ctx.result_sink.store_result(ticket, result, audit)
     return {"result": result}

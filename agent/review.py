@@ -1,9 +1,9 @@
 """The human step of the service graph: pause drafts that need review, then store the decision.
 
-`await_review` calls LangGraph's `interrupt()`; the run's state waits in the SQLite checkpointer until
-the review API resumes the thread with a ReviewDecision. `apply_review` stores it (see
-knowledge.reviews), then adds the reviewed ticket to the retrieval index so the next similar ticket
-finds it.
+`await_review` calls LangGraph's `interrupt()`; the run's state waits in the checkpointer until the
+review API resumes the thread with a ReviewDecision. `apply_review` works out the reviewed labels and
+reply and hands them to the run's ResultSink (the service stores the decision and queues the reply),
+then adds the reviewed ticket to the retrieval index so the next similar ticket finds it.
 """
 
 from __future__ import annotations
@@ -17,23 +17,22 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from agent.schemas import Action, TriageResult
+from agent.sink import ReviewOutcome
 from agent.state import TriageContext, TriageState
-from agent.writeback_plan import reply_writeback
-from knowledge.reviews import ReviewBook, ReviewDecision, review_id_for
+from knowledge.reviews import ReviewDecision
 from knowledge.schemas import TRAINABLE_SOURCES, LabelSource, Ticket
 
 log = logging.getLogger(__name__)
 
 
-def route_after_record(state: TriageState) -> str:
+def route_after_record(state: TriageState, runtime: Runtime[TriageContext]) -> str:
     needs_human = state["result"].decision.action == Action.DRAFT_FOR_REVIEW
-    return "await_review" if needs_human and state.get("job") is not None else END
+    return "await_review" if needs_human and runtime.context.result_sink.reviews_drafts else END
 
 
 def await_review(state: TriageState) -> dict[str, Any]:
-    job = state["job"]
     draft = state["result"].draft
-    answer = interrupt({"review_id": review_id_for(job.job_id), "draft": draft.body if draft else None})
+    answer = interrupt({"draft": draft.body if draft else None})
     return {"review": ReviewDecision.model_validate(answer)}
 
 
@@ -61,7 +60,6 @@ def apply_review(state: TriageState, runtime: Runtime[TriageContext]) -> dict[st
     ctx = runtime.context
     decision: ReviewDecision = state["review"]
     result, ticket = state["result"], state["ticket"]
-    review_id = review_id_for(state["job"].job_id)
     labels, sources = reviewed_labels(ticket, result, decision)
     draft = result.draft.body if result.draft else None
     reply = None if decision.outcome == "rejected" else (decision.reply or draft)
@@ -70,22 +68,20 @@ def apply_review(state: TriageState, runtime: Runtime[TriageContext]) -> dict[st
         update={"labels": labels, "label_sources": sources, "reply": reply or ticket.reply, "language": language}
     )
     human = {name: value for name, value in labels.items() if sources[name] in ("human_confirmed", "human_corrected")}
-    ReviewBook(ctx.history).decide(
-        review_id,
-        decision.model_copy(update={"reply": reply}),
-        labels=human,
-        label_sources={name: sources[name] for name in human},
+    outcome = ReviewOutcome(
+        decision=decision.model_copy(update={"reply": reply}),
+        reviewed=reviewed,
+        human_labels=human,
+        human_sources={name: sources[name] for name in human},
         draft=draft,
-        ticket=reviewed,
-        follow_up=reply_writeback(ticket, reply, review_id) if reply else None,
-        max_attempts=ctx.job_max_attempts,
-        now=ctx.clock().timestamp(),
+        reply=reply,
     )
+    ctx.result_sink.store_review(ticket, result, outcome)
     if reviewed.is_resolved:
         # The decision is stored; a failed index update only delays retrieval until the next ingest.
         try:
             vector = np.asarray(state["embedding"], dtype=np.float32).reshape(1, -1)
             ctx.retriever.store.upsert_tickets([reviewed], vector)
         except Exception:
-            log.exception("review %s stored, but adding ticket %s to the index failed", review_id, ticket.id)
+            log.exception("review of ticket %s stored, but adding it to the index failed", ticket.id)
     return {"review": decision}

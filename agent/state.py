@@ -11,8 +11,8 @@ from agent.llm_tasks import LLMUsage
 from agent.policy import PolicyConfig
 from agent.schemas import Classification, Decision, Draft, Escalation, Evidence, Routing, Sla, TriageResult
 from agent.signals import Signal
+from agent.sink import HistorySink, ResultSink
 from knowledge.history import History
-from knowledge.jobs import JobLease
 from knowledge.reviews import ReviewDecision
 from knowledge.schemas import Ticket
 from knowledge.taxonomy import Taxonomy
@@ -33,7 +33,8 @@ def _utcnow() -> datetime:
 
 @dataclass
 class TriageContext:
-    """Dependencies of one triage run; built by the application shell from settings."""
+    """Dependencies of one triage run; built from settings by config/components.py (the service gives each job
+    run its own `sink`)."""
 
     history: History
     retriever: Retriever
@@ -52,10 +53,14 @@ class TriageContext:
     k_kb: int = 3
     signoff: str = "The Support Team"
     clock: Callable[[], datetime] = _utcnow
-    #: Attempts a write-back job queued by this run gets before it is dead (service runs only).
-    job_max_attempts: int = 5
     #: Roster, open load, skill profiles and routing policy; None (or a tenant without a roster): no routing.
     routing: RoutingContext | None = None
+    #: Where `record` hands the result (and a paused run its review decision); None: the history.
+    sink: ResultSink | None = None
+
+    @property
+    def result_sink(self) -> ResultSink:
+        return self.sink if self.sink is not None else HistorySink(self.history)
 
     def local_model(self, tenant: str) -> LocalModel | None:
         """The tenant's model, as promoted right now (another process may have promoted a new one)."""
@@ -64,8 +69,6 @@ class TriageContext:
 
 class TriageState(TypedDict, total=False):
     ticket: Ticket
-    #: Set when a service worker runs the graph for a queued job: `record` completes that job.
-    job: JobLease
     review: ReviewDecision
     started: float
     now: datetime

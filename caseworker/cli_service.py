@@ -21,7 +21,7 @@ from caseworker.terminal import markup_safe, plain
 
 if TYPE_CHECKING:
     from config.settings import Settings
-    from knowledge.jobs import JobQueue
+    from service.queue import JobQueue
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -45,7 +45,7 @@ def _settings(data_dir: Path | None) -> Settings:
 
 def _queue(data_dir: Path | None) -> JobQueue:
     from knowledge.history import History
-    from knowledge.jobs import JobQueue
+    from service.queue import JobQueue
 
     settings = _settings(data_dir)
     path = settings.history_path

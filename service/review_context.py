@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agent.writeback_plan import helpdesk_of
 from knowledge.customer_tickets import recent_customer_tickets
 from knowledge.history import History
 from knowledge.schemas import Ticket
+from service.writeback_plan import helpdesk_of
 from tools.helpdesk.registry import HelpdeskConfigs, ticket_url
 
 RECENT_DAYS = 30

@@ -8,8 +8,8 @@ from typing import Any
 from agent.schemas import CHURN_RISKS, SENTIMENTS, TriageResult
 from agent.state import TriageContext
 from agent.text import SUPPORTED_LANGUAGES
-from agent.writeback_plan import result_labels
 from knowledge.labels import LabelSpace
+from service.writeback_plan import result_labels
 
 _SCALES: dict[str, tuple[str, ...]] = {"sentiment": SENTIMENTS, "churn_risk": CHURN_RISKS}
 

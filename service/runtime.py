@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import replace
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -21,13 +22,15 @@ from config.components import Components
 from config.settings import Settings
 from insights.drift import drift, raise_alerts
 from knowledge.escalations import EscalationBook
-from knowledge.jobs import Job, JobLease, JobQueue, NewJob
+from knowledge.jobs import Job, JobLease, NewJob
 from knowledge.reviews import Review, ReviewBook, ReviewConflict, ReviewDecision, ScheduledDecision
 from knowledge.schemas import Ticket
 from knowledge.text import ticket_model_text
 from service.checkpoints import open_checkpointer
 from service.display import for_display, ticket_for_display
 from service.followup import content_key, continue_thread, previous_ticket
+from service.queue import JobQueue
+from service.result_sink import JobSink
 from service.retraining import due_after_labels, due_on_schedule
 from service.review_context import ticket_context
 from service.webhooks.delivery import Delivery
@@ -103,9 +106,7 @@ class ServiceRuntime:
         """Loads the local model (and LLM client) on first use, so intake-only processes stay light."""
         with self._context_lock:
             if self._context is None:
-                context = self.components.context()
-                context.job_max_attempts = self.settings.job_max_attempts
-                self._context = context
+                self._context = self.components.context()
             return self._context
 
     @property
@@ -153,6 +154,12 @@ class ServiceRuntime:
     def _config(self, thread_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id}}
 
+    def _context_for(self, job_id: str, lease: JobLease | None = None) -> TriageContext:
+        """The shared triage context with this job's own sink (what the run stores goes with its job)."""
+        context = self.context
+        sink = JobSink(self.components.history, job_id, lease, self.settings.job_max_attempts, clock=context.clock)
+        return replace(context, sink=sink)
+
     def _triage(self, job: Job) -> None:
         ticket = _payload(job, Ticket)
         config = self._config(job.id)
@@ -160,7 +167,7 @@ class ServiceRuntime:
         self.checkpointer.delete_thread(job.id)
         # Checkpoint only when the run stops: a paused review is saved, a crashed run reruns from the start.
         final = self.graph.invoke(
-            {"ticket": ticket, "job": job.lease}, config=config, context=self.context, durability="exit"
+            {"ticket": ticket}, config=config, context=self._context_for(job.id, job.lease), durability="exit"
         )
         if "__interrupt__" not in final:
             self.checkpointer.delete_thread(job.id)
@@ -257,7 +264,8 @@ class ServiceRuntime:
         config = self._config(review.job_id)
         snapshot = self.graph.get_state(config)
         if snapshot.interrupts:
-            self.graph.invoke(Command(resume=decision.model_dump()), config=config, context=self.context)
+            context = self._context_for(review.job_id)
+            self.graph.invoke(Command(resume=decision.model_dump()), config=config, context=context)
         else:
             self._decide_without_checkpoint(review, decision, config)
         self.checkpointer.delete_thread(review.job_id)
@@ -276,11 +284,10 @@ class ServiceRuntime:
         embedding = self.components.embedder.embed([ticket_model_text(ticket)])[0]
         state = {
             "ticket": ticket,
-            "job": JobLease(job_id=job.id, token="", attempt=job.attempts),
             "result": TriageResult.model_validate(result),
             "embedding": embedding.tolist(),
             "review": decision,
         }
         log.warning("review %s: no paused run in the checkpointer, resuming from the stored result", review.id)
         self.graph.update_state(config, state, as_node="await_review")
-        self.graph.invoke(None, config=config, context=self.context)
+        self.graph.invoke(None, config=config, context=self._context_for(review.job_id))

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from caseworker.cli import app
 from knowledge.history import History
-from knowledge.jobs import JobQueue, NewJob
+from knowledge.jobs import NewJob
+from service.queue import JobQueue
 from tools.helpdesk.actions import WriteBackAction
 
 REPLY = WriteBackAction(

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from knowledge.history import History
-from knowledge.jobs import JobQueue, LeaseLost, NewJob, cancel_job
+from knowledge.jobs import LeaseLost, NewJob, cancel_job
 from knowledge.reviews import ReviewBook
+from service.queue import JobQueue
 
 
 class Clock:

@@ -17,9 +17,10 @@ from agent.schemas import TriageResult
 from config.components import Components
 from config.settings import Settings
 from knowledge.importers import read_tickets
-from knowledge.jobs import JobQueue, NewJob
+from knowledge.jobs import NewJob
 from knowledge.model_registry import RegistryError
 from knowledge.schemas import Article, Ticket
+from service.queue import JobQueue
 from tests.conftest import REPO, SMALL_HISTORY, history_tickets
 
 SAMPLE_HISTORY = REPO / "caseworker" / "sample_data" / "history.jsonl"

@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from config.components import Components
 from config.settings import Settings
 from knowledge.chroma_local import GENERATION_FILE
-from knowledge.jobs import JobQueue, NewJob
+from knowledge.jobs import NewJob
 from service.app import create_app
+from service.queue import JobQueue
 from service.runtime import ServiceRuntime
 
 TOKEN = "health-token-that-must-never-appear-in-a-probe"

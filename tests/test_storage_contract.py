@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from knowledge.history import History
-from knowledge.jobs import JobQueue, LeaseLost, NewJob
+from knowledge.jobs import LeaseLost, NewJob
 from knowledge.migrations import LATEST, schema_version
 from knowledge.model_registry import ModelRegistry, RegistryError
 from knowledge.reviews import ReviewBook, ReviewConflict, ReviewDecision
 from knowledge.schemas import Ticket
+from service.queue import JobQueue
 
 
 @pytest.fixture
