@@ -22,7 +22,12 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("escalations", "id"),
     ("models", "version"),
     ("taxonomy", "name"),
+    ("agents", "tenant, id"),
+    ("routing_profiles", "tenant"),
+    ("assignments", "tenant, ticket_id"),
 )
+#: Tables a database keeps of its own (what was applied to it), never copied.
+OWN_TABLES = ("schema_migrations",)
 #: Tables whose integer key comes from a sequence on Postgres: advanced past the copied rows.
 _SERIAL = ("results", "audit")
 _PAGE = 500

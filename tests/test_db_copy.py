@@ -61,3 +61,13 @@ def test_copying_the_demo_data_dir_to_postgres_loses_nothing(tmp_path: Path) -> 
             assert decided.json()["review"]["state"] == "approved"
             again = runner.invoke(app, ["db", "copy", "--to", url, "--data-dir", str(data_dir)])
             assert again.exit_code != 0 and "already has rows" in again.output
+
+
+def test_the_copy_knows_every_table_the_history_creates(tmp_path: Path) -> None:
+    from knowledge.db_copy import OWN_TABLES, TABLES
+
+    components = Components(Settings(data_dir=tmp_path / "data"))
+    created = {row[0] for row in components.history.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    components.history.close()
+    created -= {"sqlite_sequence", *OWN_TABLES}
+    assert created == {table for table, _ in TABLES}, "a new table must be listed in knowledge/db_copy.py TABLES"
