@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from config.components import Components
 from config.settings import Settings
 from knowledge.roster import Agent, Roster
+from service.retraining import due_after_labels
 from service.worker import Worker
 from tests.conftest import SMALL_HISTORY, TAXONOMY, history_tickets, kb_articles
 from tests.signed_webhooks import AUTH, post, runtime_of, service
@@ -143,13 +144,19 @@ def test_a_changed_assignee_teaches_the_next_profile_build_and_never_the_classif
     assert event["detail"]["corrected"] == {"assignee": "dave"}
     assert event["detail"]["label_sources"]["assignee"] == "human_corrected"
 
+    # The service's next retrain (queued after enough decisions, or on schedule) rebuilds the profiles first.
     assert runtime.components.routing.profiles("default").agents.get("dave") is None  # type: ignore[union-attr]
-    counts = runtime.components.build_routing_profiles()
-    assert counts["default"] == 12 + 2  # the history, the rejected pick (carol) and this one
+    retrain = due_after_labels(history, "default", threshold=1)
+    assert retrain is not None
+    runtime.queue.enqueue(retrain)
+    Worker(runtime, threading.Event()).run_until_idle()
+    [done] = [row for row in history.audit_rows() if row["event"] == "retrained"]
+    assert done["detail"]["routing_profiles"] == 12 + 2  # the history, the rejected pick (carol) and this one
     dave = runtime.components.routing.profiles("default").agents["dave"]  # type: ignore[union-attr]
     assert dave.resolved == 1 and dave.skills["queue"]
 
-    (report,) = runtime.components.train("default", promote="always")
-    assert report.promoted
-    model = runtime.components.models.for_tenant("default")
-    assert model is not None and "assignee" not in model.fields and "queue" in model.fields
+    # The same retrain trained a classifier candidate without the person label: the approved ticket joined with its
+    # confirmed classification; the rejected one, whose only human label is the person, did not join at all.
+    [candidate] = [r for r in runtime.components.registry.list("default") if r.version == done["detail"]["version"]]
+    assert candidate.n_train == 12 + 1 and "queue" in candidate.report["fields"]
+    assert "assignee" not in candidate.report["fields"]
