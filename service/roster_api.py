@@ -125,6 +125,11 @@ def _rejected(report: RosterImport) -> JSONResponse:
     summary="Add or update the tenant's agents from a CSV or JSON body; any bad row rejects the whole body (422)",
     responses={413: {"description": "Body larger than CASEWORKER_MAX_BODY_BYTES"}, 415: {"description": "Not CSV/JSON"},
                422: {"description": "Rows rejected, each as body:LINE: FIELD: reason; nothing imported"}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        "application/x-ndjson": {"schema": {"type": "string"}},
+    }}},
 )  # fmt: skip
 async def import_agents(request: Request, tenant: Tenant) -> Any:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
