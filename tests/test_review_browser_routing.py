@@ -54,7 +54,7 @@ def test_reviewer_picks_another_assignee_and_it_is_stored(live: LiveServer, help
         expect(candidates).to_have_count(3)
         expect(candidates.first).to_have_attribute("data-role", "suggested")
         expect(candidates.first.locator(".parts")).to_contain_text("skill")
-        expect(candidates.first.locator(".reason")).not_to_have_text("")
+        expect(candidates.first.locator(".why")).not_to_have_text("")
         suggested = candidates.first.get_attribute("data-agent-id")
 
         picker = page.locator("#assignee")

@@ -32,7 +32,7 @@ function candidateItem(candidate, role) {
       candidate.qualified === false ? el("span", { className: "badge warn" }, "nobody else qualified") : null,
     ),
     el("p", { className: "parts muted" }, partsText(candidate.parts)),
-    el("p", { className: "excerpt reason", dir: "auto" }, candidate.reason || ""),
+    el("p", { className: "excerpt why", dir: "auto" }, candidate.reason || ""),
   );
 }
 
