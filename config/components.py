@@ -97,10 +97,11 @@ class Components:
     def routing(self) -> RoutingContext:
         return RoutingContext(self.history, self.routing_policy())
 
-    def build_routing_profiles(self) -> dict[str, int]:
+    def build_routing_profiles(self, tenant: str | None = None) -> dict[str, int]:
+        """Rebuild the skill profiles of `tenant` (every tenant when None) from the resolutions naming their person."""
         s = self.settings
         return build_tenant_profiles(self.history, self.store, self.embedder, s.routing_person_label,
-                                     s.routing_half_life_days)  # fmt: skip
+                                     s.routing_half_life_days, None if tenant is None else [tenant])  # fmt: skip
 
     @cached_property
     def trainer(self) -> TenantTrainer:

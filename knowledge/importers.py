@@ -200,6 +200,10 @@ class _Record:
     problem: str | None = None
 
 
+#: One row as read, with its line; what other importers (the roster) get from `read_records`.
+Record = _Record
+
+
 def read_tickets(
     path: Path,
     mapping: ColumnMapping | None = None,
@@ -344,7 +348,7 @@ def _decode_lines(raw: bytes) -> tuple[list[str], set[int]]:
     return lines, bad
 
 
-def _csv_records(path: Path, raw: bytes) -> tuple[list[str], list[_Record]]:
+def _csv_records(path: Path | str, raw: bytes) -> tuple[list[str], list[_Record]]:
     lines, bad = _decode_lines(raw)
     # strict: an unclosed quote is reported instead of silently swallowing the rest of the file.
     reader = csv.reader(lines, strict=True)
@@ -419,7 +423,7 @@ def _jsonl_records(raw: bytes) -> Iterator[_Record]:
         yield _Record(number, value)
 
 
-def _json_records(path: Path, raw: bytes) -> list[_Record]:
+def _json_records(path: Path | str, raw: bytes) -> list[_Record]:
     try:
         text = raw.decode("utf-8-sig")
         document = safe_json.loads(text)
@@ -458,12 +462,18 @@ def read_records(path: Path) -> tuple[list[str], list[_Record]]:
         raw = path.read_bytes()
     except OSError as exc:
         raise ImportFileError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    return parse_records(str(path), raw, suffix)
+
+
+def parse_records(name: str, raw: bytes, suffix: str) -> tuple[list[str], list[_Record]]:
+    """`read_records` over bytes already in hand (a request body): `name` stands for the file in messages,
+    `suffix` (.csv, .jsonl, .ndjson, .json) says how to read them."""
     if suffix == ".csv":
-        return _csv_records(path, raw)
+        return _csv_records(name, raw)
     if suffix in (".jsonl", ".ndjson"):
         records = list(_jsonl_records(raw))
     elif suffix == ".json":
-        records = _json_records(path, raw)
+        records = _json_records(name, raw)
     else:
-        raise ImportFileError(path, f"unknown file type {suffix or '(none)'!r} (use .csv, .jsonl, .json)")
+        raise ImportFileError(name, f"unknown file type {suffix or '(none)'!r} (use .csv, .jsonl, .json)")
     return _object_keys(records), records

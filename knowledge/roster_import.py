@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from knowledge.importers import ImportFileError, read_records
+from knowledge.importers import ImportFileError, Record, parse_records, read_records
 from knowledge.rejects import Reject, WritesRejects
 from knowledge.roster import HELPDESKS, Agent, WorkingHours
 from knowledge.schemas import DEFAULT_TENANT
@@ -133,27 +133,41 @@ def _agent(row: dict[str, Any], tenant: str) -> Agent:
 def read_roster(path: Path, *, tenant: str = DEFAULT_TENANT) -> RosterImport:
     """Agents from a `.csv`, `.jsonl` or `.json` file; a bad row becomes a reject, the rest import."""
     columns, records = read_records(path)
-    if path.suffix.lower() == ".csv":
-        unknown = [name for name in columns if name not in COLUMNS]
+    return _roster(str(path), path.suffix.lower(), columns, records, tenant, only_tenant=False)
+
+
+def parse_roster(name: str, raw: bytes, suffix: str, *, tenant: str) -> RosterImport:
+    """Agents from bytes in hand (the service API's request body), read as `read_roster` reads a file; `name`
+    stands for the file in messages. Every row belongs to `tenant`: a row naming another is rejected."""
+    columns, records = parse_records(name, raw, suffix)
+    return _roster(name, suffix, columns, records, tenant, only_tenant=True)
+
+
+def _roster(
+    name: str, suffix: str, columns: list[str], records: list[Record], tenant: str, *, only_tenant: bool
+) -> RosterImport:
+    if suffix == ".csv":
+        unknown = [column for column in columns if column not in COLUMNS]
         if unknown:
-            raise ImportFileError(path, f"unknown column(s) {', '.join(unknown)} (known: {', '.join(COLUMNS)})")
+            raise ImportFileError(name, f"unknown column(s) {', '.join(unknown)} (known: {', '.join(COLUMNS)})")
     report = RosterImport()
     first_seen: dict[tuple[str, str], int] = {}
     for record in records:
         report.rows_read += 1
         if record.data is None:
-            report.rejects.append(Reject(str(path), record.line, "row", record.problem or "unreadable row"))
+            report.rejects.append(Reject(name, record.line, "row", record.problem or "unreadable row"))
             continue
         try:
             agent = _agent(record.data, tenant)
+            if only_tenant and agent.tenant != tenant:
+                raise _RowError("tenant", f"{agent.tenant[:60]!r} is another tenant: this import is for {tenant!r}")
         except _RowError as exc:
-            report.rejects.append(Reject(str(path), record.line, exc.field, str(exc)))
+            report.rejects.append(Reject(name, record.line, exc.field, str(exc)))
             continue
         key = (agent.tenant, agent.id)
         if key in first_seen:
-            report.rejects.append(
-                Reject(str(path), record.line, "id", f"duplicate id, first seen on line {first_seen[key]}")
-            )
+            duplicate = f"duplicate id, first seen on line {first_seen[key]}"
+            report.rejects.append(Reject(name, record.line, "id", duplicate))
             continue
         first_seen[key] = record.line
         report.agents.append(agent)

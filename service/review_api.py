@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from knowledge import safe_json
-from knowledge.labels import LabelError, check_labels
+from knowledge.labels import LabelError, check_labels, label_text
 from knowledge.reviews import Review, ReviewConflict, ReviewDecision
 from service.auth import require_token
 from service.display import for_display
 from service.review_labels import review_label_space
+from service.review_routing import assignee_choices, check_assignee
 from service.review_undo import UndoRequest, undo_seconds
 from service.runtime import ServiceRuntime
 
@@ -65,10 +66,11 @@ def list_reviews(
     return {"items": [for_display(r.as_dict()) for r in items]}
 
 
-@router.get("/{review_id}", summary="One review: the ticket, its triage result and evidence")
+@router.get("/{review_id}", summary="One review: the ticket, its triage result and evidence, and who may be assigned")
 def show_review(request: Request, review_id: str) -> dict[str, Any]:
     runtime = _runtime(request)
-    return runtime.review_detail(_review_or_404(runtime, review_id))
+    review = _review_or_404(runtime, review_id)
+    return {**runtime.review_detail(review), "assignees": assignee_choices(runtime, review.tenant)}
 
 
 def _review_or_404(runtime: ServiceRuntime, review_id: str) -> Review:
@@ -79,13 +81,19 @@ def _review_or_404(runtime: ServiceRuntime, review_id: str) -> Review:
 
 
 def _checked_labels(runtime: ServiceRuntime, review: Review, labels: dict[str, str]) -> dict[str, str]:
-    """The corrected labels, validated as `caseworker ingest` validates a row's (422 naming the label)."""
+    """The corrected labels, validated as `caseworker ingest` validates a row's (422 naming the label); the
+    assignee (the person label) must be an active agent on the review's tenant's roster."""
     result = runtime.components.history.result_by_seq(review.result_seq)
     space = review_label_space(result, runtime.context) if result is not None else None
+    given = dict(labels)
+    person = given.pop(runtime.settings.routing_person_label, None)
     try:
-        return check_labels(labels, space)
+        checked = check_labels(given, space)
+        if label_text(person):
+            checked[runtime.settings.routing_person_label] = check_assignee(runtime, review.tenant, person)
     except LabelError as exc:
         raise HTTPException(422, detail=f"labels.{exc.field}: {exc.reason}") from None
+    return checked
 
 
 def _decide(request: Request, review_id: str, decision: ReviewDecision) -> dict[str, Any]:

@@ -176,15 +176,18 @@ class ServiceRuntime:
             self.checkpointer.delete_thread(stale.job_id)
 
     def _retrain(self, job: Job) -> None:
-        """Train the tenant's candidate through the gate; a promotion reaches every process by hot reload."""
+        """Rebuild the tenant's routing skill profiles (reviewers' assignee picks included) and train its candidate
+        model through the gate; new profiles and a promotion reach every process by hot reload."""
         tenant = json.loads(job.payload)["tenant"]
+        profiled = self.components.build_routing_profiles(tenant).get(tenant, 0)
         try:
             (report,) = self.components.train(tenant)
         except ModelNotTrainedError as exc:  # too little labelled history: retrying can't help
             self.queue.fail(job.lease, f"ModelNotTrainedError: {exc}", retryable=False)
             return
         self.queue.complete(job.lease, audit=("retrained", {"version": report.version, "promoted": report.promoted,
-                                                           "reasons": report.reasons}))  # fmt: skip
+                                                           "reasons": report.reasons,
+                                                           "routing_profiles": profiled}))  # fmt: skip
 
     def maintain(self) -> list[str]:
         """Between jobs: queue scheduled retrains and raise drift alerts (idempotent across workers)."""

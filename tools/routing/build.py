@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 import numpy as np
@@ -19,12 +20,19 @@ EMBED_BATCH = 64
 
 
 def build_tenant_profiles(
-    history: History, store: KnowledgeStore, embedder: Embedder, person_label: str, half_life_days: float
+    history: History,
+    store: KnowledgeStore,
+    embedder: Embedder,
+    person_label: str,
+    half_life_days: float,
+    tenants: Collection[str] | None = None,
 ) -> dict[str, int]:
-    """Resolutions profiled per tenant (tenants without any get none); each tenant's profiles replace its old ones
-    in the history database, where every process picks them up."""
+    """Resolutions profiled per tenant (`tenants`, or every one; tenants without any get none); each tenant's
+    profiles replace its old ones in the history database, where every process picks them up."""
     by_tenant: dict[str, list[Ticket]] = {}
     for ticket in history.all_tickets():
+        if tenants is not None and ticket.tenant not in tenants:
+            continue
         if ticket.trainable_labels().get(person_label):
             by_tenant.setdefault(ticket.tenant, []).append(ticket)
     counts: dict[str, int] = {}

@@ -22,7 +22,7 @@ function reviewerName() {
 export function setBusy(busy) {
   state.busy = busy;
   const locked = busy || state.readOnly;
-  for (const id of ["#approve", "#reject", "#reject-reason"]) $(id).disabled = locked;
+  for (const id of ["#approve", "#reject", "#reject-reason", "#assignee"]) $(id).disabled = locked;
   $("#draft").readOnly = locked;
   $("#detail").classList.toggle("busy", busy);
 }

@@ -3,6 +3,7 @@
 import { api, reportError } from "./api.js";
 import { setBusy } from "./decisions.js";
 import { $, el, humanise, pct, score } from "./dom.js";
+import { changedAssignee, renderRouting } from "./routing.js";
 import { openId, state } from "./state.js";
 import { paintDue } from "./time.js";
 
@@ -33,7 +34,7 @@ export async function loadDetail(id) {
   renderDetail(data);
 }
 
-function renderDetail({ review, ticket, result, context }) {
+function renderDetail({ review, ticket, result, context, assignees }) {
   ticket = ticket || {};
   result = result || {};
   context = context || {};
@@ -49,6 +50,7 @@ function renderDetail({ review, ticket, result, context }) {
   renderClassification(review, result);
   renderEvidence(result.evidence || {});
   renderDecision(result);
+  renderRouting(review, result.routing, assignees);
   renderDraft(review, result);
   const reason = $("#reject-reason");
   reason.value = "";
@@ -227,7 +229,7 @@ export function shownFields() {
 }
 
 export function changedLabels() {
-  const labels = {};
+  const labels = changedAssignee();
   for (const input of document.querySelectorAll("#classification [data-field][data-original]")) {
     const value = input.value.trim();
     if (value && value !== input.dataset.original) labels[input.dataset.field] = value;

@@ -9,6 +9,7 @@ import { $ } from "./dom.js";
 import { loadEscalationCount, loadEscalations } from "./escalations.js";
 import { onKey } from "./keys.js";
 import { loadQueue } from "./queue.js";
+import { onAssigneePick } from "./routing.js";
 import { signOut } from "./session.js";
 import { openId, state } from "./state.js";
 import { tick } from "./time.js";
@@ -21,6 +22,7 @@ function init() {
   document.addEventListener("keydown", onKey);
   $("#approve").addEventListener("click", approve);
   $("#reject").addEventListener("click", reject);
+  $("#assignee").addEventListener("change", onAssigneePick);
   $("#reject-reason").addEventListener("input", (ev) => ev.target.removeAttribute("aria-invalid"));
   $("#draft").addEventListener("input", () => {
     if (openId()) state.drafts.set(openId(), $("#draft").value);
