@@ -11,14 +11,13 @@ from knowledge.jobs import NewJob
 from knowledge.schemas import Ticket
 from prompts.loader import render
 from tools.helpdesk.actions import WriteBackAction, triage_tags
-
-_HELPDESKS = ("zendesk", "intercom", "jira", "freshdesk")
+from tools.helpdesk.registry import writes_back
 
 
 def helpdesk_of(ticket: Ticket) -> tuple[str, str] | None:
     """(source, the helpdesk's own id) for tickets that came from a helpdesk webhook, else None."""
     source, external_id = ticket.extra.get("source"), ticket.extra.get("external_id")
-    if source in _HELPDESKS and external_id:
+    if isinstance(source, str) and writes_back(source) and external_id:
         return str(source), str(external_id)
     return None
 

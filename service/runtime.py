@@ -30,16 +30,12 @@ from service.display import for_display, ticket_for_display
 from service.followup import content_key, continue_thread, previous_ticket
 from service.retraining import due_after_labels, due_on_schedule
 from service.review_context import ticket_context
-from service.webhooks.delivery import Delivery
-from service.webhooks.normalise import validation_reason
 from service.webhooks.routes import EnqueueOutcome
 from tools.helpdesk.actions import WriteBackAction
+from tools.helpdesk.delivery import Delivery
 from tools.helpdesk.errors import WriteBackError
-from tools.helpdesk.freshdesk import FreshdeskConfig
-from tools.helpdesk.intercom import IntercomConfig
-from tools.helpdesk.jira import JiraConfig
+from tools.helpdesk.normalise import validation_reason
 from tools.helpdesk.registry import HelpdeskConfigs, apply_action
-from tools.helpdesk.zendesk import ZendeskConfig
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +56,6 @@ def _payload(job: Job, model: type[M]) -> M:
         ) from None
 
 
-def helpdesk_configs(s: Settings) -> HelpdeskConfigs:
-    return HelpdeskConfigs(
-        zendesk=ZendeskConfig(url=s.zendesk_url, email=s.zendesk_email, api_token=s.zendesk_api_token,
-                              field_ids=s.zendesk_field_ids),
-        intercom=IntercomConfig(url=s.intercom_url, access_token=s.intercom_access_token, admin_id=s.intercom_admin_id,
-                                app_id=s.intercom_app_id, app_url=s.intercom_app_url),
-        jira=JiraConfig(url=s.jira_url, email=s.jira_email, api_token=s.jira_api_token),
-        freshdesk=FreshdeskConfig(url=s.freshdesk_url, api_key=s.freshdesk_api_key),
-        writeback={"zendesk": s.zendesk_writeback, "intercom": s.intercom_writeback, "jira": s.jira_writeback,
-                   "freshdesk": s.freshdesk_writeback},
-        timeout_s=s.writeback_timeout_s,
-        max_attempts=s.writeback_max_attempts,
-    )  # fmt: skip
-
-
 class ServiceRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -87,7 +68,7 @@ class ServiceRuntime:
         )
         self.reviews = ReviewBook(self.components.history)
         self.escalations = EscalationBook(self.components.history)
-        self.helpdesks = helpdesk_configs(settings)
+        self.helpdesks = HelpdeskConfigs.from_settings(settings)
         self.checkpointer, self._close_checkpointer = open_checkpointer(
             settings.database_url, settings.checkpoints_path
         )

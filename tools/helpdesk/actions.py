@@ -7,11 +7,12 @@ once, so it carries everything needed to act: no lookups into the result store a
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-Source = Literal["zendesk", "intercom", "jira", "freshdesk", "generic"]
+#: A connector's name (tools.helpdesk.registry lists them): "zendesk", "intercom", "jira", "freshdesk", "generic".
+Source = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 ActionKind = Literal["triage", "reply"]
 
 _TAG_UNSAFE = re.compile(r"[^a-z0-9_]")

@@ -1,17 +1,205 @@
-"""Write-back to Jira Service Management: labels on the issue, then a comment on the customer request."""
+"""Jira, one connector: issue webhooks in, labels and Service Management comments out.
+
+Inbound: Jira Cloud admin webhooks with a secret (`jira:issue_created`, `jira:issue_updated`,
+`comment_created`), signed with `X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body)>`; the body's
+`timestamp` bounds replays. The idempotency key is the `X-Atlassian-Webhook-Identifier` header, unchanged
+across Jira's retries. Descriptions and comments arrive as plain text (REST v2 style) or as an Atlassian
+Document Format tree (v3); both become plain text. A public comment by the customer (a Service Management
+portal customer, or the reporter) is a follow-up; internal comments and comments by agents or apps (ours
+included) are ignored.
+
+Outbound: labels on the issue, then a comment on the customer request (`JiraClient`).
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
+from knowledge.schemas import Message
 from tools.helpdesk.actions import Source, WriteBackAction
 from tools.helpdesk.base import HelpdeskClient, missing, secret
+from tools.helpdesk.connector import Connector, RouteDoc
+from tools.helpdesk.delivery import Delivery, WebhookRejected
 from tools.helpdesk.http import Exchange
+from tools.helpdesk.normalise import (
+    ExternalId,
+    Payload,
+    blank,
+    customer,
+    delivery_key,
+    helpdesk_ticket,
+    parse_time,
+    same_text,
+    validate,
+)
 from tools.helpdesk.render import to_plain
+from tools.helpdesk.signing import HUB_SIGNATURE, hub_signature, payload_number, verify_hub_signature
+
+
+class JiraSettings(BaseModel):
+    """Its settings keys (CASEWORKER_JIRA_*)."""
+
+    #: The admin webhook's secret; unset: no route (404).
+    jira_secret: SecretStr | None = None
+    #: Live write-back; off: dry-run (logged to the audit, nothing sent).
+    jira_writeback: bool = False
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: SecretStr | None = None
+
+
+def verify(
+    secret: str, body: bytes, headers: Mapping[str, str], *, settings: Any = None, now: float, tolerance_s: float
+) -> None:
+    timestamp_ms = payload_number(body, "timestamp")
+    sent_at = timestamp_ms / 1000 if timestamp_ms is not None else None
+    verify_hub_signature(secret, body, headers, "sha256", sent_at=sent_at, now=now, tolerance_s=tolerance_s,
+                         what="event timestamp")  # fmt: skip
+
+
+def sign(secret: str, body: bytes) -> dict[str, str]:
+    return {HUB_SIGNATURE: hub_signature(secret, body, "sha256")}
+
+
+DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
+ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated")
+COMMENT_CREATED = "comment_created"
+HANDLED_EVENTS = (*ISSUE_EVENTS, COMMENT_CREATED)
+#: `accountType` of a Jira Service Management portal customer (agents and apps are "atlassian" and "app").
+CUSTOMER_ACCOUNT = "customer"
+
+# ADF nodes after which a reader sees a line break.
+_ADF_BLOCKS = frozenset(
+    {"paragraph", "heading", "listItem", "blockquote", "codeBlock", "panel", "rule", "tableRow", "mediaGroup"}
+)
+
+
+class NamedValue(Payload):
+    name: str | None = None
+
+
+class User(Payload):
+    account_id: str | None = Field(default=None, alias="accountId")
+    display_name: str | None = Field(default=None, alias="displayName")
+    email_address: str | None = Field(default=None, alias="emailAddress")
+    account_type: str | None = Field(default=None, alias="accountType")
+
+
+class Fields(Payload):
+    summary: str
+    description: str | dict[str, Any] | None = None
+    priority: NamedValue | None = None
+    labels: list[str] | None = None
+    reporter: User | None = None
+    created: str | None = None
+
+
+class Issue(Payload):
+    id: str | None = None
+    key: ExternalId
+    fields: Fields
+
+
+class Comment(Payload):
+    body: str | dict[str, Any] = ""
+    author: User | None = None
+    jsd_public: bool | None = Field(default=None, alias="jsdPublic")
+
+
+class IssueEvent(Payload):
+    timestamp: int | None = None
+    webhook_event: str = Field(alias="webhookEvent")
+    issue: Issue
+    comment: Comment | None = None
+
+
+def adf_to_text(node: Any) -> str:
+    """Plain text of an Atlassian Document Format tree: text nodes, mentions, emoji and links, block per line."""
+    parts: list[str] = []
+
+    def walk(item: Any) -> None:
+        if isinstance(item, list):
+            for child in item:
+                walk(child)
+            return
+        if not isinstance(item, dict):
+            return
+        kind = item.get("type")
+        attrs = item.get("attrs") if isinstance(item.get("attrs"), dict) else {}
+        if kind == "text":
+            parts.append(str(item.get("text", "")))
+        elif kind == "hardBreak":
+            parts.append("\n")
+        elif kind in ("mention", "emoji"):
+            parts.append(str(attrs.get("text") or attrs.get("shortName") or ""))
+        elif kind in ("inlineCard", "blockCard"):
+            parts.append(str(attrs.get("url") or ""))
+        walk(item.get("content"))
+        if kind in _ADF_BLOCKS:
+            parts.append("\n")
+
+    walk(node)
+    lines = (line.rstrip() for line in "".join(parts).splitlines())
+    return "\n".join(line for line in lines if line.strip())
+
+
+def _text(value: str | dict[str, Any] | None) -> str:
+    return adf_to_text(value) if isinstance(value, dict) else (value or "")
+
+
+def _not_from_the_customer(comment: Comment, reporter: User) -> str | None:
+    """Why a comment is no new customer message, or None when it is one."""
+    if comment.jsd_public is False:
+        return "an internal comment is not a customer message"
+    author = comment.author or User()
+    by_reporter = author.account_id is not None and author.account_id == reporter.account_id
+    if (author.account_type or "").lower() != CUSTOMER_ACCOUNT and not by_reporter:
+        return "a comment by an agent or an app (this service's among them) is not a customer message"
+    if not _text(comment.body).strip():
+        return "the comment has no text"
+    return None
+
+
+def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
+    event_name = body.get("webhookEvent")
+    if event_name not in HANDLED_EVENTS:
+        accepted = ", ".join(HANDLED_EVENTS)
+        raise WebhookRejected(422, f"webhookEvent: {event_name!r} is not handled (accepted: {accepted})")
+    key = delivery_key(headers, DELIVERY_HEADER)
+    event = validate(IssueEvent, body)
+    issue = event.issue
+    fields = issue.fields
+    reporter = fields.reporter or User()
+    description = _text(fields.description)
+    message = ""
+    if event_name == COMMENT_CREATED:
+        if event.comment is None:
+            raise WebhookRejected(422, "comment: Field required")
+        ignored = _not_from_the_customer(event.comment, reporter)
+        if ignored is not None:
+            return Delivery(source="jira", delivery_id=key, topic=COMMENT_CREATED, ignored=ignored)
+        message = _text(event.comment.body).strip()
+        message = "" if same_text(message, description) else message
+    ticket = helpdesk_ticket(
+        "jira",
+        issue.key,
+        subject=fields.summary,
+        body=message or description,
+        created_at=parse_time(fields.created),
+        customer=customer(blank(reporter.account_id) or blank(reporter.email_address), reporter.display_name),
+        tags=fields.labels or [],
+        priority=fields.priority.name if fields.priority else None,
+        thread=[Message(author="customer", body=description)] if message and description.strip() else [],
+    )
+    return Delivery(source="jira", delivery_id=key, topic=str(event_name), ticket=ticket, follow_up=bool(message))
+
+
+# --- write-back ---------------------------------------------------------------------------------
 
 
 class JiraConfig(BaseModel):
@@ -62,3 +250,28 @@ class JiraClient(HelpdeskClient[JiraConfig]):
                 f"/rest/servicedeskapi/request/{key}/comment",
                 {"body": to_plain(text), "public": action.kind == "reply"},
             )
+
+
+def _config(s: JiraSettings) -> JiraConfig:
+    return JiraConfig(url=s.jira_url, email=s.jira_email, api_token=s.jira_api_token)
+
+
+CONNECTOR = Connector(
+    name="jira",
+    settings=JiraSettings,
+    verify=verify,
+    parse=parse,
+    route=RouteDoc(
+        summary="Receive a Jira issue webhook",
+        description=(
+            "A Jira Cloud admin webhook with a secret, for `jira:issue_created` / `jira:issue_updated`. "
+            "Authenticated with `X-Hub-Signature: sha256=<hex>` (HMAC-SHA256 of the body); "
+            "`X-Atlassian-Webhook-Identifier` is the delivery id."
+        ),
+    ),
+    secret_key="jira_secret",
+    client=JiraClient,
+    client_config=JiraConfig,
+    config=_config,
+    writeback_key="jira_writeback",
+)

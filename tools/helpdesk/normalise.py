@@ -1,4 +1,4 @@
-"""Helpers every source parser shares: validation with field-path reasons, text, priority, time."""
+"""Helpers every connector's parser shares: validation with field-path reasons, text, priority, time."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from html import unescape
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from knowledge.schemas import MAX_THREAD_MESSAGES, Message, Ticket, bounded_datetime, normalise_priority
-from service.webhooks.delivery import WebhookRejected
+from tools.helpdesk.delivery import WebhookRejected
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,6 +22,12 @@ MAX_DELIVERY_ID = 256
 #: A helpdesk's own ticket id; with the source prefix it stays inside the Ticket id bound.
 MAX_EXTERNAL_ID = 200
 ExternalId = Annotated[str, Field(min_length=1, max_length=MAX_EXTERNAL_ID)]
+
+
+class Payload(BaseModel):
+    """A part of a helpdesk's webhook body: unknown keys ignored, numeric ids read as strings."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
 def validation_reason(error: ValidationError) -> str:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
 from knowledge.schemas import Ticket
-
-Source = Literal["zendesk", "intercom", "jira", "freshdesk", "generic"]
+from tools.helpdesk.actions import Source
 
 
 class Delivery(BaseModel):
