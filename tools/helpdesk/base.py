@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -15,7 +15,16 @@ from tools.helpdesk.actions import Source, WriteBackAction, WriteBackOutcome
 from tools.helpdesk.errors import WriteBackError
 from tools.helpdesk.http import Exchange, HelpdeskHttp
 
-ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+class HelpdeskConfig(BaseModel):
+    """A write-back client's config, built from the connector's settings keys."""
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Self:
+        raise NotImplementedError
+
+
+ConfigT = TypeVar("ConfigT", bound=HelpdeskConfig)
 
 
 class HelpdeskClient(ABC, Generic[ConfigT]):
@@ -26,6 +35,7 @@ class HelpdeskClient(ABC, Generic[ConfigT]):
     """
 
     source: ClassVar[Source]
+    config_model: ClassVar[type[HelpdeskConfig]]
     #: Statuses other than 429/5xx worth retrying for this helpdesk.
     retry_statuses: ClassVar[frozenset[int]] = frozenset()
 

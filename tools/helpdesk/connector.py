@@ -48,23 +48,28 @@ class Connector:
     verify: Verify
     parse: Parse
     route: RouteDoc
-    #: The settings key holding the webhook secret; the route answers 404 while it is unset.
-    secret_key: str
-    #: Write-back: the client, its config model and how its settings build that config. None: nothing to
-    #: write back to (the generic source).
+    #: Write-back: the client (its `config_model` is built from the settings by `from_settings`). None:
+    #: nothing to write back to (the generic source).
     client: type[HelpdeskClient[Any]] | None = None
-    client_config: type[BaseModel] | None = None
-    config: Callable[[Any], BaseModel] | None = None
-    #: The settings key that turns live write-back on (off: dry-run, logged to the audit).
-    writeback_key: str | None = None
+    #: The settings key holding the webhook secret (default `<name>_secret`); the route answers 404 while
+    #: it is unset. Live write-back is `<name>_writeback` (off: dry-run, logged to the audit).
+    secret_field: str | None = None
+
+    @property
+    def secret_key(self) -> str:
+        return self.secret_field or f"{self.name}_secret"
 
     @property
     def secret_env(self) -> str:
         return f"CASEWORKER_{self.secret_key.upper()}"
+
+    def config(self, settings: Any) -> BaseModel | None:
+        """The write-back client's config, from the settings; None without a client."""
+        return self.client.config_model.from_settings(settings) if self.client else None
 
     def secret(self, settings: Any) -> str:
         value: SecretStr | None = getattr(settings, self.secret_key)
         return value.get_secret_value() if value is not None else ""
 
     def writeback_on(self, settings: Any) -> bool:
-        return bool(self.writeback_key and getattr(settings, self.writeback_key))
+        return self.client is not None and bool(getattr(settings, f"{self.name}_writeback"))

@@ -20,7 +20,7 @@ import httpx
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 
 from tools.helpdesk.actions import Source, WriteBackAction
-from tools.helpdesk.base import HelpdeskClient, missing, secret
+from tools.helpdesk.base import HelpdeskClient, HelpdeskConfig, missing, secret
 from tools.helpdesk.connector import Connector, RouteDoc
 from tools.helpdesk.delivery import Delivery, WebhookRejected
 from tools.helpdesk.errors import WriteBackError
@@ -134,10 +134,14 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
 # --- write-back ---------------------------------------------------------------------------------
 
 
-class FreshdeskConfig(BaseModel):
+class FreshdeskConfig(HelpdeskConfig):
     #: e.g. https://acme.freshdesk.com
     url: str | None = None
     api_key: SecretStr | None = None
+
+    @classmethod
+    def from_settings(cls, s: FreshdeskSettings) -> FreshdeskConfig:
+        return cls(url=s.freshdesk_url, api_key=s.freshdesk_api_key)
 
 
 class FreshdeskClient(HelpdeskClient[FreshdeskConfig]):
@@ -151,6 +155,7 @@ class FreshdeskClient(HelpdeskClient[FreshdeskConfig]):
     """
 
     source: ClassVar[Source] = "freshdesk"
+    config_model = FreshdeskConfig
 
     def missing_settings(self) -> list[str]:
         return missing(
@@ -193,10 +198,6 @@ def _tags_of(response: httpx.Response) -> list[str]:
     return [str(tag) for tag in tags]
 
 
-def _config(s: FreshdeskSettings) -> FreshdeskConfig:
-    return FreshdeskConfig(url=s.freshdesk_url, api_key=s.freshdesk_api_key)
-
-
 CONNECTOR = Connector(
     name="freshdesk",
     settings=FreshdeskSettings,
@@ -211,9 +212,5 @@ CONNECTOR = Connector(
         ),
         example=json.loads(TRIGGER_TEMPLATE),
     ),
-    secret_key="freshdesk_secret",
     client=FreshdeskClient,
-    client_config=FreshdeskConfig,
-    config=_config,
-    writeback_key="freshdesk_writeback",
 )

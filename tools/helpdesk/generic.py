@@ -77,5 +77,5 @@ CONNECTOR = Connector(
             "delivery id and must stay the same on retries."
         ),
     ),
-    secret_key="webhook_secret",
+    secret_field="webhook_secret",
 )

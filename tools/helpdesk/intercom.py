@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from knowledge.schemas import Message
 from tools.helpdesk.actions import Source, WriteBackAction
-from tools.helpdesk.base import HelpdeskClient, missing, secret
+from tools.helpdesk.base import HelpdeskClient, HelpdeskConfig, missing, secret
 from tools.helpdesk.connector import Connector, RouteDoc
 from tools.helpdesk.delivery import Delivery, WebhookRejected
 from tools.helpdesk.http import Exchange
@@ -201,7 +201,7 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
 # --- write-back ---------------------------------------------------------------------------------
 
 
-class IntercomConfig(BaseModel):
+class IntercomConfig(HelpdeskConfig):
     url: str = "https://api.intercom.io"
     access_token: SecretStr | None = None
     #: The admin the notes and replies are posted as.
@@ -211,6 +211,16 @@ class IntercomConfig(BaseModel):
     app_id: str | None = None
     #: The inbox's host, which differs from the API's (https://app.eu.intercom.com for the EU region).
     app_url: str = "https://app.intercom.com"
+
+    @classmethod
+    def from_settings(cls, s: IntercomSettings) -> IntercomConfig:
+        return cls(
+            url=s.intercom_url,
+            access_token=s.intercom_access_token,
+            admin_id=s.intercom_admin_id,
+            app_id=s.intercom_app_id,
+            app_url=s.intercom_app_url,
+        )
 
 
 class IntercomClient(HelpdeskClient[IntercomConfig]):
@@ -222,6 +232,7 @@ class IntercomClient(HelpdeskClient[IntercomConfig]):
     """
 
     source: ClassVar[Source] = "intercom"
+    config_model = IntercomConfig
 
     def missing_settings(self) -> list[str]:
         return missing(
@@ -263,11 +274,6 @@ class IntercomClient(HelpdeskClient[IntercomConfig]):
         )
 
 
-def _config(s: IntercomSettings) -> IntercomConfig:
-    return IntercomConfig(url=s.intercom_url, access_token=s.intercom_access_token, admin_id=s.intercom_admin_id,
-                          app_id=s.intercom_app_id, app_url=s.intercom_app_url)  # fmt: skip
-
-
 CONNECTOR = Connector(
     name="intercom",
     settings=IntercomSettings,
@@ -281,9 +287,5 @@ CONNECTOR = Connector(
             "delivery id. The `ping` topic Intercom sends when the webhook is saved answers 200 `pong`."
         ),
     ),
-    secret_key="intercom_secret",
     client=IntercomClient,
-    client_config=IntercomConfig,
-    config=_config,
-    writeback_key="intercom_writeback",
 )

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from knowledge.schemas import Message
 from tools.helpdesk.actions import Source, WriteBackAction
-from tools.helpdesk.base import HelpdeskClient, missing, secret
+from tools.helpdesk.base import HelpdeskClient, HelpdeskConfig, missing, secret
 from tools.helpdesk.connector import Connector, RouteDoc
 from tools.helpdesk.delivery import Delivery, WebhookRejected
 from tools.helpdesk.http import Exchange
@@ -202,11 +202,15 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
 # --- write-back ---------------------------------------------------------------------------------
 
 
-class JiraConfig(BaseModel):
+class JiraConfig(HelpdeskConfig):
     #: e.g. https://acme.atlassian.net
     url: str | None = None
     email: str | None = None
     api_token: SecretStr | None = None
+
+    @classmethod
+    def from_settings(cls, s: JiraSettings) -> JiraConfig:
+        return cls(url=s.jira_url, email=s.jira_email, api_token=s.jira_api_token)
 
 
 class JiraClient(HelpdeskClient[JiraConfig]):
@@ -218,6 +222,7 @@ class JiraClient(HelpdeskClient[JiraConfig]):
     """
 
     source: ClassVar[Source] = "jira"
+    config_model = JiraConfig
 
     def missing_settings(self) -> list[str]:
         return missing(
@@ -252,10 +257,6 @@ class JiraClient(HelpdeskClient[JiraConfig]):
             )
 
 
-def _config(s: JiraSettings) -> JiraConfig:
-    return JiraConfig(url=s.jira_url, email=s.jira_email, api_token=s.jira_api_token)
-
-
 CONNECTOR = Connector(
     name="jira",
     settings=JiraSettings,
@@ -269,9 +270,5 @@ CONNECTOR = Connector(
             "`X-Atlassian-Webhook-Identifier` is the delivery id."
         ),
     ),
-    secret_key="jira_secret",
     client=JiraClient,
-    client_config=JiraConfig,
-    config=_config,
-    writeback_key="jira_writeback",
 )

@@ -70,8 +70,8 @@ class HelpdeskConfigs(BaseModel):
         configs = dict(data.get("configs") or {})
         for name, found in _BY_NAME.items():
             value = data.pop(name, None)
-            if value is not None and found.client_config is not None:
-                configs[name] = found.client_config.model_validate(value)
+            if value is not None and found.client is not None:
+                configs[name] = found.client.config_model.model_validate(value)
         data["configs"] = configs
         return data
 
@@ -79,7 +79,7 @@ class HelpdeskConfigs(BaseModel):
     def from_settings(cls, settings: Any) -> HelpdeskConfigs:
         """From an object carrying every connector's settings keys (config.settings.Settings)."""
         return cls(
-            configs={c.name: c.config(settings) for c in CONNECTORS if c.config is not None},
+            configs={c.name: config for c in CONNECTORS if (config := c.config(settings)) is not None},
             writeback={c.name: c.writeback_on(settings) for c in CONNECTORS if c.client is not None},
             timeout_s=settings.writeback_timeout_s,
             max_attempts=settings.writeback_max_attempts,
@@ -87,8 +87,8 @@ class HelpdeskConfigs(BaseModel):
 
 
 def _client(found: Connector, configs: HelpdeskConfigs, **options: Any) -> HelpdeskClient[Any]:
-    assert found.client is not None and found.client_config is not None
-    return found.client(configs.configs.get(found.name) or found.client_config(), **options)
+    assert found.client is not None
+    return found.client(configs.configs.get(found.name) or found.client.config_model(), **options)
 
 
 def client_for(

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from knowledge.schemas import Message, Ticket
 from tools.helpdesk.actions import Source, WriteBackAction
-from tools.helpdesk.base import HelpdeskClient, missing, secret
+from tools.helpdesk.base import HelpdeskClient, HelpdeskConfig, missing, secret
 from tools.helpdesk.connector import Connector, RouteDoc
 from tools.helpdesk.delivery import Delivery, WebhookRejected
 from tools.helpdesk.http import Exchange
@@ -308,13 +308,19 @@ def _parse_trigger(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery
 # --- write-back ---------------------------------------------------------------------------------
 
 
-class ZendeskConfig(BaseModel):
+class ZendeskConfig(HelpdeskConfig):
     #: e.g. https://acme.zendesk.com
     url: str | None = None
     email: str | None = None
     api_token: SecretStr | None = None
     #: Classification field -> Zendesk custom field id; fields not listed here are only tagged.
     field_ids: dict[str, int] = Field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, s: ZendeskSettings) -> ZendeskConfig:
+        return cls(
+            url=s.zendesk_url, email=s.zendesk_email, api_token=s.zendesk_api_token, field_ids=s.zendesk_field_ids
+        )
 
 
 class ZendeskClient(HelpdeskClient[ZendeskConfig]):
@@ -327,6 +333,7 @@ class ZendeskClient(HelpdeskClient[ZendeskConfig]):
     """
 
     source: ClassVar[Source] = "zendesk"
+    config_model = ZendeskConfig
     retry_statuses: ClassVar[frozenset[int]] = frozenset({409})
 
     def missing_settings(self) -> list[str]:
@@ -365,11 +372,6 @@ class ZendeskClient(HelpdeskClient[ZendeskConfig]):
             exchange.send("PUT", f"/api/v2/tickets/{quote(action.external_id, safe='')}.json", {"ticket": ticket})
 
 
-def _config(s: ZendeskSettings) -> ZendeskConfig:
-    return ZendeskConfig(url=s.zendesk_url, email=s.zendesk_email, api_token=s.zendesk_api_token,
-                         field_ids=s.zendesk_field_ids)  # fmt: skip
-
-
 CONNECTOR = Connector(
     name="zendesk",
     settings=ZendeskSettings,
@@ -385,9 +387,5 @@ CONNECTOR = Connector(
         ),
         example=json.loads(TRIGGER_TEMPLATE),
     ),
-    secret_key="zendesk_secret",
     client=ZendeskClient,
-    client_config=ZendeskConfig,
-    config=_config,
-    writeback_key="zendesk_writeback",
 )
