@@ -374,7 +374,11 @@ def record(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any
         },
         job=job,
         review_subject=ticket.subject if needs_review else None,
-        follow_ups=triage_writebacks(ticket, result, job.job_id) if job is not None else (),
+        follow_ups=(
+            triage_writebacks(ticket, result, job.job_id, ctx.routing.roster if ctx.routing else None)
+            if job is not None
+            else ()
+        ),
         max_attempts=ctx.job_max_attempts,
     )
     return {"result": result}

@@ -20,7 +20,7 @@ import httpx
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 
 from tools.helpdesk.actions import Source, WriteBackAction
-from tools.helpdesk.base import HelpdeskClient, HelpdeskConfig, missing, secret
+from tools.helpdesk.base import GroupIds, HelpdeskClient, HelpdeskConfig, missing, numeric_id, secret
 from tools.helpdesk.connector import Connector, RouteDoc
 from tools.helpdesk.delivery import Delivery, WebhookRejected
 from tools.helpdesk.errors import WriteBackError
@@ -49,6 +49,10 @@ class FreshdeskSettings(BaseModel):
     freshdesk_writeback: bool = False
     freshdesk_url: str | None = None
     freshdesk_api_key: SecretStr | None = None
+    #: Write the routing block's assignee (`responder_id`) and group (`group_id`) (opt-in, like write-back itself).
+    freshdesk_assign: bool = False
+    #: Routing team -> Freshdesk group id, as JSON {"billing": "43000"}.
+    freshdesk_group_ids: GroupIds = Field(default_factory=dict)
 
 
 def verify(
@@ -141,7 +145,8 @@ class FreshdeskConfig(HelpdeskConfig):
 
     @classmethod
     def from_settings(cls, s: FreshdeskSettings) -> FreshdeskConfig:
-        return cls(url=s.freshdesk_url, api_key=s.freshdesk_api_key)
+        return cls(url=s.freshdesk_url, api_key=s.freshdesk_api_key, assign=s.freshdesk_assign,
+                   group_ids=s.freshdesk_group_ids)  # fmt: skip
 
 
 class FreshdeskClient(HelpdeskClient[FreshdeskConfig]):
@@ -174,12 +179,20 @@ class FreshdeskClient(HelpdeskClient[FreshdeskConfig]):
 
     def _write(self, action: WriteBackAction, exchange: Exchange) -> None:
         ticket = f"/api/v2/tickets/{quote(action.external_id, safe='')}"
+        update: dict[str, Any] = {}
         if action.tags:
             current = exchange.send("GET", ticket)
             existing = _tags_of(current) if current is not None else []
             tags = existing + [tag for tag in action.tags if tag not in existing]
             if current is None or len(tags) > len(existing):
-                exchange.send("PUT", ticket, {"tags": tags})
+                update["tags"] = tags
+        assignee, group = self.config.assignee(action)
+        if assignee:
+            update["responder_id"] = numeric_id(assignee)
+        if group:
+            update["group_id"] = numeric_id(group)
+        if update:
+            exchange.send("PUT", ticket, update)
         if action.kind == "reply" and action.body and action.body.strip():
             exchange.send("POST", f"{ticket}/reply", {"body": to_html(action.body)})
         elif action.kind == "triage" and action.note and action.note.strip():

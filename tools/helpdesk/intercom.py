@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from knowledge.schemas import Message
 from tools.helpdesk.actions import Source, WriteBackAction
-from tools.helpdesk.base import HelpdeskClient, HelpdeskConfig, missing, secret
+from tools.helpdesk.base import GroupIds, HelpdeskClient, HelpdeskConfig, missing, secret
 from tools.helpdesk.connector import Connector, RouteDoc
 from tools.helpdesk.delivery import Delivery, WebhookRejected
 from tools.helpdesk.http import Exchange
@@ -54,6 +54,10 @@ class IntercomSettings(BaseModel):
     #: For links from the review page to a conversation in the Intercom inbox (the id in its URL).
     intercom_app_id: str | None = None
     intercom_app_url: str = "https://app.intercom.com"
+    #: Write the routing block's assignee (`admin_assignee_id`) and team (`team_assignee_id`); opt-in.
+    intercom_assign: bool = False
+    #: Routing team -> Intercom team id, as JSON {"billing": "5017691"}.
+    intercom_group_ids: GroupIds = Field(default_factory=dict)
 
 
 def verify(
@@ -220,6 +224,8 @@ class IntercomConfig(HelpdeskConfig):
             admin_id=s.intercom_admin_id,
             app_id=s.intercom_app_id,
             app_url=s.intercom_app_url,
+            assign=s.intercom_assign,
+            group_ids=s.intercom_group_ids,
         )
 
 
@@ -259,12 +265,18 @@ class IntercomClient(HelpdeskClient[IntercomConfig]):
         }
 
     def _write(self, action: WriteBackAction, exchange: Exchange) -> None:
+        conversation = f"/conversations/{quote(action.external_id, safe='')}"
+        # An assignment part sets the conversation's admin_assignee_id (type admin) or team_assignee_id (team).
+        for kind, assignee in zip(("admin", "team"), self.config.assignee(action), strict=True):
+            if assignee:
+                exchange.send("POST", f"{conversation}/parts", {"message_type": "assignment", "type": kind,
+                              "admin_id": self.config.admin_id or "", "assignee_id": assignee})  # fmt: skip
         text = action.body if action.kind == "reply" else action.note
         if not (text and text.strip()):
             return
         exchange.send(
             "POST",
-            f"/conversations/{quote(action.external_id, safe='')}/reply",
+            f"{conversation}/reply",
             {
                 "message_type": "comment" if action.kind == "reply" else "note",
                 "type": "admin",

@@ -51,6 +51,8 @@ class JiraSettings(BaseModel):
     jira_url: str | None = None
     jira_email: str | None = None
     jira_api_token: SecretStr | None = None
+    #: Write the routing block's assignee (the issue's, by accountId; Jira has no group to set); opt-in.
+    jira_assign: bool = False
 
 
 def verify(
@@ -210,7 +212,7 @@ class JiraConfig(HelpdeskConfig):
 
     @classmethod
     def from_settings(cls, s: JiraSettings) -> JiraConfig:
-        return cls(url=s.jira_url, email=s.jira_email, api_token=s.jira_api_token)
+        return cls(url=s.jira_url, email=s.jira_email, api_token=s.jira_api_token, assign=s.jira_assign)
 
 
 class JiraClient(HelpdeskClient[JiraConfig]):
@@ -248,6 +250,9 @@ class JiraClient(HelpdeskClient[JiraConfig]):
             exchange.send(
                 "PUT", f"/rest/api/3/issue/{key}", {"update": {"labels": [{"add": tag} for tag in action.tags]}}
             )
+        assignee, _ = self.config.assignee(action)
+        if assignee:
+            exchange.send("PUT", f"/rest/api/3/issue/{key}/assignee", {"accountId": assignee})
         text = action.body if action.kind == "reply" else action.note
         if text and text.strip():
             exchange.send(

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from knowledge.schemas import Message, Ticket
 from tools.helpdesk.actions import Source, WriteBackAction
-from tools.helpdesk.base import HelpdeskClient, HelpdeskConfig, missing, secret
+from tools.helpdesk.base import GroupIds, HelpdeskClient, HelpdeskConfig, missing, numeric_id, secret
 from tools.helpdesk.connector import Connector, RouteDoc
 from tools.helpdesk.delivery import Delivery, WebhookRejected
 from tools.helpdesk.http import Exchange
@@ -59,6 +59,10 @@ class ZendeskSettings(BaseModel):
     zendesk_api_token: SecretStr | None = None
     #: Zendesk custom field ids to fill, as JSON {"category": 360001, "priority": 360002}.
     zendesk_field_ids: dict[str, int] = Field(default_factory=dict)
+    #: Write the routing block's assignee (`assignee_id`) and group (`group_id`) (opt-in, like write-back itself).
+    zendesk_assign: bool = False
+    #: Routing team -> Zendesk group id, as JSON {"billing": "360002"}.
+    zendesk_group_ids: GroupIds = Field(default_factory=dict)
 
 
 SIGNATURE = "X-Zendesk-Webhook-Signature"
@@ -318,9 +322,8 @@ class ZendeskConfig(HelpdeskConfig):
 
     @classmethod
     def from_settings(cls, s: ZendeskSettings) -> ZendeskConfig:
-        return cls(
-            url=s.zendesk_url, email=s.zendesk_email, api_token=s.zendesk_api_token, field_ids=s.zendesk_field_ids
-        )
+        return cls(url=s.zendesk_url, email=s.zendesk_email, api_token=s.zendesk_api_token,
+                   field_ids=s.zendesk_field_ids, assign=s.zendesk_assign, group_ids=s.zendesk_group_ids)  # fmt: skip
 
 
 class ZendeskClient(HelpdeskClient[ZendeskConfig]):
@@ -368,6 +371,11 @@ class ZendeskClient(HelpdeskClient[ZendeskConfig]):
         ]
         if custom_fields:
             ticket["custom_fields"] = custom_fields
+        assignee, group = self.config.assignee(action)
+        if assignee:
+            ticket["assignee_id"] = numeric_id(assignee)
+        if group:
+            ticket["group_id"] = numeric_id(group)
         if ticket:
             exchange.send("PUT", f"/api/v2/tickets/{quote(action.external_id, safe='')}.json", {"ticket": ticket})
 
