@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from agent.state import TriageContext
 from config.components import Components
 from config.settings import Settings
 from insights.drift import drift, raise_alerts
+from knowledge.assignments import AssignmentEvent, Assignments
 from knowledge.escalations import EscalationBook
 from knowledge.jobs import Job, JobLease, JobQueue, NewJob
 from knowledge.reviews import Review, ReviewBook, ReviewConflict, ReviewDecision, ScheduledDecision
@@ -31,7 +33,8 @@ from service.followup import content_key, continue_thread, previous_ticket
 from service.retraining import due_after_labels, due_on_schedule
 from service.review_context import ticket_context
 from service.webhooks.routes import EnqueueOutcome
-from tools.helpdesk.actions import WriteBackAction
+from tools.helpdesk.actions import WriteBackAction, WriteBackOutcome
+from tools.helpdesk.base import HelpdeskConfig
 from tools.helpdesk.delivery import Delivery
 from tools.helpdesk.errors import WriteBackError
 from tools.helpdesk.normalise import validation_reason
@@ -68,6 +71,7 @@ class ServiceRuntime:
         )
         self.reviews = ReviewBook(self.components.history)
         self.escalations = EscalationBook(self.components.history)
+        self.assignments = Assignments(self.components.history)
         self.helpdesks = HelpdeskConfigs.from_settings(settings)
         self.checkpointer, self._close_checkpointer = open_checkpointer(
             settings.database_url, settings.checkpoints_path
@@ -118,6 +122,10 @@ class ServiceRuntime:
             )
         )
         return EnqueueOutcome(job_id=job_id, created=created)
+
+    def record_assignment(self, event: AssignmentEvent) -> bool:
+        """A helpdesk's assignment/status event, into the open load; False when a newer one is stored."""
+        return self.assignments.apply_event(event)
 
     # --- work ------------------------------------------------------------------------------------
     def run(self, job: Job) -> None:
@@ -183,6 +191,18 @@ class ServiceRuntime:
             self.queue.fail(job.lease, f"WriteBackError: {exc}", retryable=exc.retryable)
             return
         self.queue.complete(job.lease, audit=("writeback", outcome.model_dump(mode="json")))
+        self._record_own_assignment(action, outcome)
+
+    def _record_own_assignment(self, action: WriteBackAction, outcome: WriteBackOutcome) -> None:
+        """Our own live assignment counts in the open load at once; the helpdesk's later events override it."""
+        assignment, config = action.assignment, self.helpdesks.configs.get(action.source)
+        if outcome.dry_run or assignment is None or assignment.agent_id is None or config is None:
+            return
+        if not isinstance(config, HelpdeskConfig) or config.assignee(action)[0] is None:
+            return
+        at = datetime.fromtimestamp(self.queue.clock(), UTC)
+        own = {"tenant": action.tenant, "ticket_id": action.ticket_id, "assignee": assignment.agent_id, "at": at}
+        self.assignments.apply_event(AssignmentEvent(source="caseworker", **own))
 
     # --- review ----------------------------------------------------------------------------------
     def review_detail(self, review: Review) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from config.settings import Settings
 from knowledge import safe_json
+from knowledge.assignments import AssignmentEvent
 from tools.helpdesk.connector import Connector
 from tools.helpdesk.delivery import Delivery, WebhookRejected
 from tools.helpdesk.normalise import validation_reason
@@ -80,8 +81,12 @@ def webhook_router(
     settings: Settings,
     enqueue: Callable[[Delivery], EnqueueOutcome],
     now: Callable[[], float] = time.time,
+    record_assignment: Callable[[AssignmentEvent], bool] | None = None,
 ) -> APIRouter:
-    """POST /webhooks/<source> for the five sources; `enqueue` runs in a worker thread and must be thread-safe."""
+    """POST /webhooks/<source> for every connector; `enqueue` runs in a worker thread and must be thread-safe.
+
+    `record_assignment` keeps each agent's open load from the assignee and status a delivery carries (the
+    same thread-safety applies); it is idempotent, so a redelivery changes nothing."""
     router = APIRouter(tags=["webhooks"])
 
     async def handle(spec: Connector, request: Request) -> JSONResponse:
@@ -109,6 +114,10 @@ def webhook_router(
         except ValidationError as error:
             # Parsers validate with field paths (normalise.validate); this catches any model built past that.
             raise WebhookRejected(422, validation_reason(error)) from None
+        if delivery.assignment is not None and record_assignment is not None:
+            # Helpdesk payloads carry no Caseworker tenant: this deployment's tenant owns them.
+            event = delivery.assignment.model_copy(update={"tenant": settings.tenant})
+            await run_in_threadpool(record_assignment, event)
         if delivery.ping:
             return JSONResponse(WebhookAck(status="pong").model_dump(exclude_none=True), status_code=200)
         if delivery.ignored is not None:

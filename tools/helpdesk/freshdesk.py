@@ -28,6 +28,7 @@ from tools.helpdesk.http import Exchange
 from tools.helpdesk.normalise import (
     ExternalId,
     Payload,
+    assignment_event,
     blank,
     customer,
     helpdesk_ticket,
@@ -97,6 +98,12 @@ class FreshdeskTicket(Payload):
         default=None, validation_alias=AliasChoices("ticket_contact_email", "ticket_requester_email")
     )
     ticket_created_at: str | None = None
+    #: Assignment and status, for the open load: the agent id (null: unassigned) and 2-5 or the status name.
+    ticket_responder_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("ticket_responder_id", "ticket_agent_id")
+    )
+    ticket_status: str | None = None
+    ticket_updated_at: str | None = None
 
     @field_validator("ticket_tags", mode="before")
     @classmethod
@@ -132,7 +139,13 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
         tags=payload.ticket_tags,
         priority=_NUMERIC_PRIORITY.get(priority, priority) if priority else None,
     )
-    return Delivery(source="freshdesk", delivery_id=payload_key(body), topic="automation", ticket=ticket)
+    assignment = None
+    if {"ticket_responder_id", "ticket_status"} & payload.model_fields_set:
+        at = parse_time(payload.ticket_updated_at)
+        assignee, status = payload.ticket_responder_id, payload.ticket_status
+        assignment = assignment_event("freshdesk", payload.ticket_id, assignee=assignee, status=status, at=at)
+    return Delivery(source="freshdesk", delivery_id=payload_key(body), topic="automation", ticket=ticket,
+                    assignment=assignment)  # fmt: skip
 
 
 # --- write-back ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
+from knowledge.assignments import AssignmentEvent
 from knowledge.schemas import Message
 from tools.helpdesk.actions import Source, WriteBackAction
 from tools.helpdesk.base import GroupIds, HelpdeskClient, HelpdeskConfig, missing, secret
@@ -30,6 +31,7 @@ from tools.helpdesk.normalise import (
     MAX_DELIVERY_ID,
     ExternalId,
     Payload,
+    assignment_event,
     blank,
     customer,
     helpdesk_ticket,
@@ -118,6 +120,9 @@ class Conversation(Payload):
     source: ConversationSource
     tags: TagList | None = None
     conversation_parts: PartList | None = None
+    admin_assignee_id: str | None = None
+    state: str | None = None
+    updated_at: int | None = None
 
 
 class Data(Payload):
@@ -163,6 +168,15 @@ def _follow_up(conversation: Conversation) -> tuple[str, list[Message]] | None:
     return messages[latest][1].body, thread
 
 
+def _assignment(conversation: Conversation, created_at: int | None) -> AssignmentEvent | None:
+    """The conversation's admin assignee (0 or null: unassigned) and state (closed: closed)."""
+    if not {"admin_assignee_id", "state"} & conversation.model_fields_set:
+        return None
+    at = parse_time(created_at or conversation.updated_at, epoch_seconds=True)
+    return assignment_event("intercom", conversation.id, assignee=conversation.admin_assignee_id,
+                            status=conversation.state, at=at)  # fmt: skip
+
+
 def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
     topic = body.get("topic")
     if topic == "ping":
@@ -172,17 +186,22 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
     notification = validate(Notification, body)
     if notification.id is None:
         raise WebhookRejected(400, "missing notification id (the delivery's idempotency key)")
+    conversation = notification.data.item
+    assignment = _assignment(conversation, notification.created_at)
     if topic.startswith(ADMIN_TOPIC_PREFIX):
         reason = f"{topic}: an admin's reply, note or action is not a customer message"
-        return Delivery(source="intercom", delivery_id=notification.id, topic=topic, ignored=reason)
-    conversation = notification.data.item
+        return Delivery(
+            source="intercom", delivery_id=notification.id, topic=topic, ignored=reason, assignment=assignment
+        )
     source = conversation.source
     body_text, thread = html_to_text(source.body or ""), []
     if topic == USER_REPLIED:
         follow_up = _follow_up(conversation)
         if follow_up is None:
             reason = "data.item.conversation_parts: no part with the customer's text"
-            return Delivery(source="intercom", delivery_id=notification.id, topic=topic, ignored=reason)
+            return Delivery(
+                source="intercom", delivery_id=notification.id, topic=topic, ignored=reason, assignment=assignment
+            )
         body_text, thread = follow_up
     author = source.author
     requester = author if _by_customer(author) else None
@@ -199,7 +218,8 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
         thread=thread,
     )
     follow_up = topic == USER_REPLIED
-    return Delivery(source="intercom", delivery_id=notification.id, topic=topic, ticket=ticket, follow_up=follow_up)
+    return Delivery(source="intercom", delivery_id=notification.id, topic=topic, ticket=ticket, follow_up=follow_up,
+                    assignment=assignment)  # fmt: skip
 
 
 # --- write-back ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, Field, SecretStr
 
+from knowledge.assignments import AssignmentEvent
 from knowledge.schemas import Message
 from tools.helpdesk.actions import Source, WriteBackAction
 from tools.helpdesk.base import HelpdeskClient, HelpdeskConfig, missing, secret
@@ -29,6 +30,7 @@ from tools.helpdesk.http import Exchange
 from tools.helpdesk.normalise import (
     ExternalId,
     Payload,
+    assignment_event,
     blank,
     customer,
     delivery_key,
@@ -92,8 +94,19 @@ class User(Payload):
     account_type: str | None = Field(default=None, alias="accountType")
 
 
+class StatusCategory(Payload):
+    key: str | None = None
+
+
+class Status(Payload):
+    name: str | None = None
+    status_category: StatusCategory | None = Field(default=None, alias="statusCategory")
+
+
 class Fields(Payload):
     summary: str
+    assignee: User | None = None
+    status: Status | None = None
     description: str | dict[str, Any] | None = None
     priority: NamedValue | None = None
     labels: list[str] | None = None
@@ -167,6 +180,18 @@ def _not_from_the_customer(comment: Comment, reporter: User) -> str | None:
     return None
 
 
+def _assignment(issue: Issue, timestamp_ms: int | None) -> AssignmentEvent | None:
+    """The issue's assignee (accountId; null: unassigned) and status category (done: closed)."""
+    fields = issue.fields
+    if "assignee" not in fields.model_fields_set and fields.status is None:
+        return None
+    status = fields.status
+    category = status.status_category.key if status and status.status_category else None
+    at = parse_time(timestamp_ms / 1000, epoch_seconds=True) if timestamp_ms is not None else None
+    return assignment_event("jira", issue.key, assignee=fields.assignee.account_id if fields.assignee else None,
+                            status=category or (status.name if status else None), at=at)  # fmt: skip
+
+
 def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
     event_name = body.get("webhookEvent")
     if event_name not in HANDLED_EVENTS:
@@ -178,13 +203,16 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
     fields = issue.fields
     reporter = fields.reporter or User()
     description = _text(fields.description)
+    assignment = _assignment(issue, event.timestamp)
     message = ""
     if event_name == COMMENT_CREATED:
         if event.comment is None:
             raise WebhookRejected(422, "comment: Field required")
         ignored = _not_from_the_customer(event.comment, reporter)
         if ignored is not None:
-            return Delivery(source="jira", delivery_id=key, topic=COMMENT_CREATED, ignored=ignored)
+            return Delivery(
+                source="jira", delivery_id=key, topic=COMMENT_CREATED, ignored=ignored, assignment=assignment
+            )
         message = _text(event.comment.body).strip()
         message = "" if same_text(message, description) else message
     ticket = helpdesk_ticket(
@@ -198,7 +226,8 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
         priority=fields.priority.name if fields.priority else None,
         thread=[Message(author="customer", body=description)] if message and description.strip() else [],
     )
-    return Delivery(source="jira", delivery_id=key, topic=str(event_name), ticket=ticket, follow_up=bool(message))
+    return Delivery(source="jira", delivery_id=key, topic=str(event_name), ticket=ticket, follow_up=bool(message),
+                    assignment=assignment)  # fmt: skip
 
 
 # --- write-back ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from knowledge.assignments import AssignmentEvent
 from knowledge.schemas import MAX_THREAD_MESSAGES, Message, Ticket, bounded_datetime, normalise_priority
 from tools.helpdesk.delivery import WebhookRejected
 
@@ -84,6 +85,21 @@ def helpdesk_ticket(
             "thread": (thread or [])[-MAX_THREAD_MESSAGES:],
             "extra": {"source": source, "external_id": external_id},
         }
+    )
+
+
+def assignment_event(
+    source: str, external_id: str, *, assignee: str | None, status: str | None, at: datetime | None
+) -> AssignmentEvent:
+    """The ticket's assignee (the helpdesk's own user id; None or "" is nobody) and raw status, for the open
+    load. The router sets the tenant; without a time in the payload, the time it was read stands in."""
+    return AssignmentEvent(
+        tenant="default",
+        ticket_id=f"{source}:{external_id}",
+        source=source,  # type: ignore[arg-type]
+        assignee=blank(assignee),
+        status=blank(status),
+        at=at or datetime.now(UTC),
     )
 
 

@@ -26,6 +26,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
+from knowledge.assignments import AssignmentEvent
 from knowledge.schemas import Message, Ticket
 from tools.helpdesk.actions import Source, WriteBackAction
 from tools.helpdesk.base import GroupIds, HelpdeskClient, HelpdeskConfig, missing, numeric_id, secret
@@ -35,6 +36,7 @@ from tools.helpdesk.http import Exchange
 from tools.helpdesk.normalise import (
     ExternalId,
     Payload,
+    assignment_event,
     blank,
     customer,
     delivery_key,
@@ -142,6 +144,9 @@ class EventTicket(Payload):
     requester_id: str | None = None
     tags: list[str] = Field(default_factory=list)
     created_at: str | None = None
+    assignee_id: str | None = None
+    status: str | None = None
+    updated_at: str | None = None
 
     _tags = field_validator("tags", mode="before")(_tag_list)
 
@@ -168,6 +173,7 @@ class EventChange(Payload):
 class TicketEvent(Payload):
     type: str
     id: str | None = None
+    time: str | None = None
     detail: EventTicket
     event: EventChange = Field(default_factory=EventChange)
 
@@ -193,6 +199,9 @@ class TriggerTicket(Payload):
     requester: Requester | None = None
     created_at: str | None = None
     latest_comment: LatestComment | None = None
+    assignee_id: str | None = None
+    status: str | None = None
+    updated_at: str | None = None
 
     _tags = field_validator("tags", mode="before")(_tag_list)
 
@@ -211,6 +220,16 @@ def parse(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
     )
 
 
+def _assignment(ticket: EventTicket | TriggerTicket, at: str | None) -> AssignmentEvent | None:
+    """The assignee and status, when the payload carries either. Ticket events always do; a trigger body does
+    when its `ticket` also has `"assignee_id": "{{ticket.assignee.id}}", "status": "{{ticket.status}}",
+    "updated_at": "{{ticket.updated_at_with_timestamp}}"`."""
+    if not {"assignee_id", "status"} & ticket.model_fields_set:
+        return None
+    return assignment_event("zendesk", ticket.id, assignee=ticket.assignee_id, status=ticket.status,
+                            at=parse_time(at or ticket.updated_at))  # fmt: skip
+
+
 def _parse_event(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
     event_type = body.get("type")
     if not isinstance(event_type, str) or not event_type.startswith(TICKET_EVENT_PREFIX):
@@ -220,6 +239,7 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
     key = delivery_key(headers, DELIVERY_HEADER)
     event = validate(TicketEvent, body)
     detail = event.detail
+    assignment = _assignment(detail, event.time)
     message: str | None = None
     if event_type == COMMENT_ADDED:
         comment = event.event.comment
@@ -227,7 +247,7 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
             raise WebhookRejected(422, "event.comment: Field required")
         ignored = _not_from_the_customer(comment, detail.requester_id)
         if ignored is not None:
-            return Delivery(source="zendesk", delivery_id=key, topic=event_type, ignored=ignored)
+            return Delivery(source="zendesk", delivery_id=key, topic=event_type, ignored=ignored, assignment=assignment)
         message = comment.body
     ticket, follow_up = _ticket(
         detail.id,
@@ -239,7 +259,9 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery:
         tags=detail.tags,
         priority=blank(detail.priority),
     )
-    return Delivery(source="zendesk", delivery_id=key, topic=event_type, ticket=ticket, follow_up=follow_up)
+    return Delivery(
+        source="zendesk", delivery_id=key, topic=event_type, ticket=ticket, follow_up=follow_up, assignment=assignment
+    )
 
 
 def _not_from_the_customer(comment: EventComment, requester_id: str | None) -> str | None:
@@ -306,7 +328,8 @@ def _parse_trigger(body: dict[str, Any], headers: Mapping[str, str]) -> Delivery
         tags=payload.tags,
         priority=blank(payload.priority),
     )
-    return Delivery(source="zendesk", delivery_id=key, topic="trigger", ticket=ticket, follow_up=follow_up)
+    return Delivery(source="zendesk", delivery_id=key, topic="trigger", ticket=ticket, follow_up=follow_up,
+                    assignment=_assignment(payload, None))  # fmt: skip
 
 
 # --- write-back ---------------------------------------------------------------------------------
