@@ -19,7 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from service.webhooks.signatures import sign_generic, sign_intercom, sign_jira, sign_zendesk
+from tools.helpdesk.generic import sign as sign_generic
+from tools.helpdesk.intercom import sign as sign_intercom
+from tools.helpdesk.jira import sign as sign_jira
+from tools.helpdesk.zendesk import sign as sign_zendesk
 
 SOURCES = ("zendesk", "intercom", "jira", "freshdesk", "generic")
 #: (source, shape): Zendesk sends two shapes, ticket events and trigger bodies.

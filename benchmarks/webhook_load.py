@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 
 from knowledge.history import History
-from service.webhooks.signatures import sign_generic
+from tools.helpdesk.generic import sign as sign_generic
 
 SECRET = "load-test-secret"
 

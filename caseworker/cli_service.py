@@ -98,9 +98,9 @@ def serve_command(
     _logging(log_level)
     if workers:
         _warn_untrained(settings)
-    configured = [s for s in ("zendesk", "intercom", "jira", "freshdesk") if getattr(settings, f"{s}_secret")]
-    if settings.webhook_secret:
-        configured.append("generic")
+    from tools.helpdesk.registry import CONNECTORS
+
+    configured = [connector.name for connector in CONNECTORS if connector.secret(settings)]
     err.print(f"Webhooks configured: {', '.join(configured) or 'none (set CASEWORKER_<SOURCE>_SECRET)'}")
     err.print(f"Review page: http://{host}:{port}/review  API docs: http://{host}:{port}/docs")
     uvicorn.run(create_app(settings, workers=workers), host=host, port=port, log_level=log_level)

@@ -10,8 +10,13 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tools.helpdesk.registry import settings_models
 
-class Settings(BaseSettings):
+
+class Settings(BaseSettings, *settings_models()):  # type: ignore[misc]
+    """Every setting. Each helpdesk's keys (its webhook secret, write-back switch, URL, credentials) are
+    declared by its connector (tools/helpdesk/<name>.py, e.g. `ZendeskSettings`) and mixed in here."""
+
     model_config = SettingsConfigDict(env_prefix="CASEWORKER_", extra="ignore")
 
     data_dir: Path = Field(default=Path(".caseworker"), description="Where Chroma, SQLite and models live.")
@@ -99,13 +104,8 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     max_body_bytes: int = Field(default=1_000_000, ge=1_000, description="Larger webhook bodies get 413.")
     webhook_tolerance_s: int = Field(default=300, ge=1, description="Older signed timestamps are rejected.")
-    #: Per-source webhook secrets; a source whose secret is unset has no route (404).
-    zendesk_secret: SecretStr | None = None
-    intercom_secret: SecretStr | None = None
-    jira_secret: SecretStr | None = None
-    freshdesk_secret: SecretStr | None = None
-    freshdesk_secret_header: str = "X-Caseworker-Secret"
-    webhook_secret: SecretStr | None = None
+    #: Per-source webhook secrets (e.g. CASEWORKER_ZENDESK_SECRET) are the connectors' keys; a source whose
+    #: secret is unset has no route (404).
     job_max_attempts: int = Field(default=5, ge=1, description="A job failing this often becomes dead.")
     job_lease_s: float = Field(default=120.0, gt=0, description="A running job whose lease lapses is retried.")
     job_retry_base_s: float = Field(default=5.0, ge=0, description="Backoff before retrying a failed job.")
@@ -115,27 +115,8 @@ class Settings(BaseSettings):
     #: /readyz answers 503 once a runnable job has waited longer than this: the workers are gone or behind.
     ready_max_queue_age_s: float = Field(default=300.0, gt=0)
 
-    # Write-back to the helpdesk: dry-run (logged to the audit, nothing sent) unless <source>_writeback is on.
-    zendesk_writeback: bool = False
-    zendesk_url: str | None = None
-    zendesk_email: str | None = None
-    zendesk_api_token: SecretStr | None = None
-    #: Zendesk custom field ids to fill, as JSON {"category": 360001, "priority": 360002}.
-    zendesk_field_ids: dict[str, int] = Field(default_factory=dict)
-    intercom_writeback: bool = False
-    intercom_url: str = "https://api.intercom.io"
-    intercom_access_token: SecretStr | None = None
-    intercom_admin_id: str | None = None
-    #: For links from the review page to a conversation in the Intercom inbox (the id in its URL).
-    intercom_app_id: str | None = None
-    intercom_app_url: str = "https://app.intercom.com"
-    jira_writeback: bool = False
-    jira_url: str | None = None
-    jira_email: str | None = None
-    jira_api_token: SecretStr | None = None
-    freshdesk_writeback: bool = False
-    freshdesk_url: str | None = None
-    freshdesk_api_key: SecretStr | None = None
+    # Write-back to the helpdesk: dry-run (logged to the audit, nothing sent) unless <source>_writeback is on;
+    # each helpdesk's URL and credentials are its connector's keys.
     writeback_timeout_s: float = Field(default=15.0, gt=0)
     writeback_max_attempts: int = Field(default=5, ge=1)
 

@@ -53,7 +53,7 @@ def create_app(settings: Settings, workers: int = 1) -> FastAPI:
     app.state.api_token = settings.api_token.get_secret_value() if settings.api_token else None
     app.state.workers = workers
     app.add_middleware(SameOriginGuard)
-    app.include_router(webhook_router(settings, runtime.enqueue_delivery))
+    app.include_router(webhook_router(settings, runtime.enqueue_delivery, record_assignment=runtime.record_assignment))
     app.include_router(review_api.router)
     app.include_router(stats_api.router)
     app.include_router(escalations_api.router)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from service.webhooks.normalise import html_to_text
+from tools.helpdesk.normalise import html_to_text
 
 _REMOVED = (
     *range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),  # C0/C1 controls but \t \n \r

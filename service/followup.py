@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from knowledge.schemas import MAX_THREAD_MESSAGES, Message, Ticket, stable_id
-from service.webhooks.normalise import same_text
+from tools.helpdesk.normalise import same_text
 
 
 def content_key(ticket: Ticket) -> str:

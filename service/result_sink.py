@@ -18,6 +18,7 @@ from agent.sink import ReviewOutcome
 from knowledge.history import History
 from knowledge.jobs import JobLease
 from knowledge.reviews import ReviewBook, review_id_for
+from knowledge.roster import Roster
 from knowledge.schemas import Ticket
 from service.writeback_plan import reply_writeback, triage_writebacks
 
@@ -31,6 +32,8 @@ class JobSink:
     #: Attempts each write-back job queued here gets before it is dead.
     max_attempts: int
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: Maps a suggested assignee to their id in the ticket's helpdesk (assignment write-back).
+    roster: Roster | None = None
     reviews_drafts: bool = True
 
     def store_result(self, ticket: Ticket, result: TriageResult, audit: dict[str, Any]) -> None:
@@ -42,7 +45,7 @@ class JobSink:
             audit_detail=audit,
             job=self.lease,
             review_subject=ticket.subject if needs_review else None,
-            follow_ups=triage_writebacks(ticket, result, self.job_id),
+            follow_ups=triage_writebacks(ticket, result, self.job_id, self.roster),
             max_attempts=self.max_attempts,
         )
 

@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from agent.state import TriageContext
 from config.components import Components
 from config.settings import Settings
 from insights.drift import drift, raise_alerts
+from knowledge.assignments import AssignmentEvent, Assignments
 from knowledge.escalations import EscalationBook
 from knowledge.jobs import Job, JobLease, NewJob
 from knowledge.reviews import Review, ReviewBook, ReviewConflict, ReviewDecision, ScheduledDecision
@@ -33,16 +35,13 @@ from service.queue import JobQueue
 from service.result_sink import JobSink
 from service.retraining import due_after_labels, due_on_schedule
 from service.review_context import ticket_context
-from service.webhooks.delivery import Delivery
-from service.webhooks.normalise import validation_reason
 from service.webhooks.routes import EnqueueOutcome
-from tools.helpdesk.actions import WriteBackAction
+from tools.helpdesk.actions import WriteBackAction, WriteBackOutcome
+from tools.helpdesk.base import HelpdeskConfig
+from tools.helpdesk.delivery import Delivery
 from tools.helpdesk.errors import WriteBackError
-from tools.helpdesk.freshdesk import FreshdeskConfig
-from tools.helpdesk.intercom import IntercomConfig
-from tools.helpdesk.jira import JiraConfig
+from tools.helpdesk.normalise import validation_reason
 from tools.helpdesk.registry import HelpdeskConfigs, apply_action
-from tools.helpdesk.zendesk import ZendeskConfig
 
 log = logging.getLogger(__name__)
 
@@ -63,21 +62,6 @@ def _payload(job: Job, model: type[M]) -> M:
         ) from None
 
 
-def helpdesk_configs(s: Settings) -> HelpdeskConfigs:
-    return HelpdeskConfigs(
-        zendesk=ZendeskConfig(url=s.zendesk_url, email=s.zendesk_email, api_token=s.zendesk_api_token,
-                              field_ids=s.zendesk_field_ids),
-        intercom=IntercomConfig(url=s.intercom_url, access_token=s.intercom_access_token, admin_id=s.intercom_admin_id,
-                                app_id=s.intercom_app_id, app_url=s.intercom_app_url),
-        jira=JiraConfig(url=s.jira_url, email=s.jira_email, api_token=s.jira_api_token),
-        freshdesk=FreshdeskConfig(url=s.freshdesk_url, api_key=s.freshdesk_api_key),
-        writeback={"zendesk": s.zendesk_writeback, "intercom": s.intercom_writeback, "jira": s.jira_writeback,
-                   "freshdesk": s.freshdesk_writeback},
-        timeout_s=s.writeback_timeout_s,
-        max_attempts=s.writeback_max_attempts,
-    )  # fmt: skip
-
-
 class ServiceRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -90,7 +74,8 @@ class ServiceRuntime:
         )
         self.reviews = ReviewBook(self.components.history)
         self.escalations = EscalationBook(self.components.history)
-        self.helpdesks = helpdesk_configs(settings)
+        self.assignments = Assignments(self.components.history)
+        self.helpdesks = HelpdeskConfigs.from_settings(settings)
         self.checkpointer, self._close_checkpointer = open_checkpointer(
             settings.database_url, settings.checkpoints_path
         )
@@ -139,6 +124,10 @@ class ServiceRuntime:
         )
         return EnqueueOutcome(job_id=job_id, created=created)
 
+    def record_assignment(self, event: AssignmentEvent) -> bool:
+        """A helpdesk's assignment/status event, into the open load; False when a newer one is stored."""
+        return self.assignments.apply_event(event)
+
     # --- work ------------------------------------------------------------------------------------
     def run(self, job: Job) -> None:
         """Run one claimed job to completion; exceptions go to the caller (the worker records them)."""
@@ -157,7 +146,8 @@ class ServiceRuntime:
     def _context_for(self, job_id: str, lease: JobLease | None = None) -> TriageContext:
         """The shared triage context with this job's own sink (what the run stores goes with its job)."""
         context = self.context
-        sink = JobSink(self.components.history, job_id, lease, self.settings.job_max_attempts, clock=context.clock)
+        roster = context.routing.roster if context.routing is not None else None
+        sink = JobSink(self.components.history, job_id, lease, self.settings.job_max_attempts, context.clock, roster)
         return replace(context, sink=sink)
 
     def _triage(self, job: Job) -> None:
@@ -212,6 +202,18 @@ class ServiceRuntime:
             self.queue.fail(job.lease, f"WriteBackError: {exc}", retryable=exc.retryable)
             return
         self.queue.complete(job.lease, audit=("writeback", outcome.model_dump(mode="json")))
+        self._record_own_assignment(action, outcome)
+
+    def _record_own_assignment(self, action: WriteBackAction, outcome: WriteBackOutcome) -> None:
+        """Our own live assignment counts in the open load at once; the helpdesk's later events override it."""
+        assignment, config = action.assignment, self.helpdesks.configs.get(action.source)
+        if outcome.dry_run or assignment is None or assignment.agent_id is None or config is None:
+            return
+        if not isinstance(config, HelpdeskConfig) or config.assignee(action)[0] is None:
+            return
+        at = datetime.fromtimestamp(self.queue.clock(), UTC)
+        own = {"tenant": action.tenant, "ticket_id": action.ticket_id, "assignee": assignment.agent_id, "at": at}
+        self.assignments.apply_event(AssignmentEvent(source="caseworker", **own))
 
     # --- review ----------------------------------------------------------------------------------
     def review_detail(self, review: Review) -> dict[str, Any]:

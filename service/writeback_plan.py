@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from agent.schemas import Action, TriageResult
 from knowledge.jobs import NewJob
+from knowledge.roster import Roster
 from knowledge.schemas import Ticket
 from prompts.loader import render
-from tools.helpdesk.actions import WriteBackAction, triage_tags
-
-_HELPDESKS = ("zendesk", "intercom", "jira", "freshdesk")
+from tools.helpdesk.actions import Assignment, WriteBackAction, triage_tags
+from tools.helpdesk.registry import writes_back
 
 
 def helpdesk_of(ticket: Ticket) -> tuple[str, str] | None:
     """(source, the helpdesk's own id) for tickets that came from a helpdesk webhook, else None."""
     source, external_id = ticket.extra.get("source"), ticket.extra.get("external_id")
-    if source in _HELPDESKS and external_id:
+    if isinstance(source, str) and writes_back(source) and external_id:
         return str(source), str(external_id)
     return None
 
@@ -57,6 +57,18 @@ def triage_note(result: TriageResult) -> str:
     ).text
 
 
+def assignment(result: TriageResult, source: str, roster: Roster | None) -> Assignment | None:
+    """The routing block's assignee and team, the assignee named by their id in `source` (the roster's
+    helpdesk_ids); None without a routing suggestion."""
+    routing = result.routing
+    if routing is None or (routing.assignee is None and routing.team is None):
+        return None
+    agent_id = routing.assignee.agent_id if routing.assignee else None
+    agent = roster.get(result.tenant, agent_id) if roster is not None and agent_id else None
+    helpdesk_id = agent.helpdesk_ids.get(source) if agent is not None else None  # type: ignore[call-overload]
+    return Assignment(agent_id=agent_id, helpdesk_id=helpdesk_id, team=routing.team)
+
+
 def _job(action: WriteBackAction, key: str) -> NewJob:
     return NewJob(
         kind="writeback",
@@ -68,8 +80,9 @@ def _job(action: WriteBackAction, key: str) -> NewJob:
     )
 
 
-def triage_writebacks(ticket: Ticket, result: TriageResult, job_id: str) -> list[NewJob]:
-    """The internal note, tags and fields for every triaged helpdesk ticket; the reply too when auto-resolved."""
+def triage_writebacks(ticket: Ticket, result: TriageResult, job_id: str, roster: Roster | None = None) -> list[NewJob]:
+    """The internal note, tags, fields and suggested assignee for every triaged helpdesk ticket; the reply
+    too when auto-resolved. `roster` maps the assignee to their id in the ticket's helpdesk."""
     target = helpdesk_of(ticket)
     if target is None:
         return []
@@ -78,7 +91,14 @@ def triage_writebacks(ticket: Ticket, result: TriageResult, job_id: str) -> list
     common = {"source": source, "tenant": ticket.tenant, "ticket_id": ticket.id, "external_id": external_id}
     jobs = [
         _job(
-            WriteBackAction(kind="triage", note=triage_note(result), tags=triage_tags(labels), fields=labels, **common),
+            WriteBackAction(
+                kind="triage",
+                note=triage_note(result),
+                tags=triage_tags(labels),
+                fields=labels,
+                assignment=assignment(result, source, roster),
+                **common,
+            ),
             job_id,
         )
     ]

@@ -21,8 +21,11 @@ from config.components import Components
 from config.settings import Settings
 from service.app import create_app
 from service.runtime import ServiceRuntime
-from service.webhooks.signatures import sign_generic, sign_intercom, sign_jira, sign_zendesk
 from tests.conftest import SMALL_HISTORY, TAXONOMY, history_tickets, kb_articles
+from tools.helpdesk.generic import sign as sign_generic
+from tools.helpdesk.intercom import sign as sign_intercom
+from tools.helpdesk.jira import sign as sign_jira
+from tools.helpdesk.zendesk import sign as sign_zendesk
 
 SECRET = "hostile-secret"
 TOKEN = "review-token"

@@ -14,8 +14,8 @@ from agent.signals import Signal, detect_signals
 from finetune.pii import Scrubber
 from knowledge.importers import parse_mapping, read_tickets
 from knowledge.kb_importer import read_kb
-from service.webhooks.normalise import html_to_text
 from tests.cpu_guard import cpu_budget
+from tools.helpdesk.normalise import html_to_text
 
 BUDGET_S = 2.0
 

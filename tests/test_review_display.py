@@ -21,10 +21,10 @@ from config.components import Components
 from knowledge.customer_tickets import recent_customer_tickets
 from knowledge.schemas import Ticket
 from service.display import display_body, display_text, for_display
-from service.webhooks.signatures import sign_generic
 from tests.fake_helpdesk import FakeHelpdesk
 from tests.service_harness import AUTH, MIXED, drain, post_zendesk, runtime_of, service_client
 from tools.helpdesk.freshdesk import FreshdeskConfig
+from tools.helpdesk.generic import sign as sign_generic
 from tools.helpdesk.intercom import IntercomConfig
 from tools.helpdesk.jira import JiraConfig
 from tools.helpdesk.registry import HelpdeskConfigs, ticket_url

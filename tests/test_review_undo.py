@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from config.components import Components
 from knowledge.jobs import LeaseLost
-from service.webhooks.normalise import html_to_text
 from tests.fake_helpdesk import FakeHelpdesk
 from tests.service_harness import (
     AUTH,
@@ -24,6 +23,7 @@ from tests.service_harness import (
     runtime_of,
     service_client,
 )
+from tools.helpdesk.normalise import html_to_text
 
 WINDOW = 10.0
 

@@ -17,10 +17,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from service.webhooks.delivery import Delivery
 from service.webhooks.routes import EnqueueOutcome, webhook_router
-from service.webhooks.signatures import sign_generic, sign_intercom, sign_jira, sign_zendesk
-from service.webhooks.zendesk import TRIGGER_TEMPLATE as ZENDESK_TEMPLATE
+from tools.helpdesk.delivery import Delivery
+from tools.helpdesk.generic import sign as sign_generic
+from tools.helpdesk.intercom import sign as sign_intercom
+from tools.helpdesk.jira import sign as sign_jira
+from tools.helpdesk.zendesk import TRIGGER_TEMPLATE as ZENDESK_TEMPLATE
+from tools.helpdesk.zendesk import sign as sign_zendesk
 
 SECRET = "s3cret-shared"
 NOW = 1_800_000_000.0  # a fixed clock, so staleness is exact

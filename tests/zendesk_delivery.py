@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from service.webhooks.signatures import sign_zendesk
+from tools.helpdesk.zendesk import sign as sign_zendesk
 
 
 def signed_zendesk_trigger(

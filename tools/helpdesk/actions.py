@@ -7,14 +7,30 @@ once, so it carries everything needed to act: no lookups into the result store a
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-Source = Literal["zendesk", "intercom", "jira", "freshdesk", "generic"]
+#: A connector's name (tools.helpdesk.registry lists them): "zendesk", "intercom", "jira", "freshdesk", "generic".
+Source = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 ActionKind = Literal["triage", "reply"]
 
 _TAG_UNSAFE = re.compile(r"[^a-z0-9_]")
+
+
+class Assignment(BaseModel):
+    """Who should work the ticket (the TriageResult's routing block), as the helpdesk's own ids.
+
+    The connector writes it only where its `<name>_assign` setting is on; a team is sent as the group id
+    its `<name>_group_ids` maps it to, and left out when unmapped.
+    """
+
+    #: Our roster id of the suggested assignee (None: only a team was suggested).
+    agent_id: str | None = None
+    #: The assignee's id in this helpdesk (the roster's helpdesk_ids); None: not mapped, nobody is assigned.
+    helpdesk_id: str | None = None
+    #: The routing team (a roster team or queue name).
+    team: str | None = None
 
 
 class WriteBackAction(BaseModel):
@@ -34,13 +50,17 @@ class WriteBackAction(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)
     #: Public reply (kind=reply).
     body: str | None = None
+    #: The suggested assignee and team (kind=triage), written where the helpdesk opts in.
+    assignment: Assignment | None = None
 
     @model_validator(mode="after")
     def _has_something_to_write(self) -> WriteBackAction:
         if self.kind == "reply" and not (self.body and self.body.strip()):
             raise ValueError("a reply action needs a non-empty body")
-        if self.kind == "triage" and not ((self.note and self.note.strip()) or self.tags or self.fields):
-            raise ValueError("a triage action needs a note, tags or fields")
+        if self.kind == "triage" and not (
+            (self.note and self.note.strip()) or self.tags or self.fields or self.assignment
+        ):
+            raise ValueError("a triage action needs a note, tags or fields (or an assignment)")
         return self
 
 

@@ -5,17 +5,41 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr
 
 from tools.helpdesk.actions import Source, WriteBackAction, WriteBackOutcome
 from tools.helpdesk.errors import WriteBackError
 from tools.helpdesk.http import Exchange, HelpdeskHttp
 
-ConfigT = TypeVar("ConfigT", bound=BaseModel)
+#: Routing team -> a helpdesk's group id; ids given as JSON numbers are read as text.
+GroupIds = dict[str, Annotated[str, BeforeValidator(lambda value: str(value) if isinstance(value, int) else value)]]
+
+
+class HelpdeskConfig(BaseModel):
+    """A write-back client's config, built from the connector's settings keys."""
+
+    #: Write the routing block's assignee (and team, through `group_ids`); off by default.
+    assign: bool = False
+    #: Routing team -> this helpdesk's group (or team) id, for the assignment.
+    group_ids: GroupIds = Field(default_factory=dict)
+
+    def assignee(self, action: WriteBackAction) -> tuple[str | None, str | None]:
+        """(the assignee's helpdesk id, the team's group id) to write, each None when off or unmapped."""
+        if not self.assign or action.assignment is None:
+            return None, None
+        team = action.assignment.team
+        return action.assignment.helpdesk_id, self.group_ids.get(team) if team else None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Self:
+        raise NotImplementedError
+
+
+ConfigT = TypeVar("ConfigT", bound=HelpdeskConfig)
 
 
 class HelpdeskClient(ABC, Generic[ConfigT]):
@@ -26,6 +50,7 @@ class HelpdeskClient(ABC, Generic[ConfigT]):
     """
 
     source: ClassVar[Source]
+    config_model: ClassVar[type[HelpdeskConfig]]
     #: Statuses other than 429/5xx worth retrying for this helpdesk.
     retry_statuses: ClassVar[frozenset[int]] = frozenset()
 
@@ -128,3 +153,8 @@ def missing(settings: dict[str, str | SecretStr | None]) -> list[str]:
 
 def secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
+
+
+def numeric_id(value: str) -> int | str:
+    """Zendesk and Freshdesk ids are integers in their APIs; anything else goes as given."""
+    return int(value) if value.isdigit() else value

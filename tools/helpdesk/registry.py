@@ -1,4 +1,9 @@
-"""Picks the client for an action's source and decides whether it runs live or dry."""
+"""The connectors, one per helpdesk, and what is driven from their list: the settings keys
+(config.settings mixes them in), the webhook routes (service.webhooks.routes), which tickets get
+write-backs (service.writeback_plan) and the write-back dispatch (which client, live or dry).
+
+Adding a helpdesk is one new module declaring its `CONNECTOR` (see tools.helpdesk.connector), named here.
+"""
 
 from __future__ import annotations
 
@@ -6,70 +11,115 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from tools.helpdesk.actions import Source, WriteBackAction, WriteBackOutcome
+from tools.helpdesk import freshdesk, generic, intercom, jira, zendesk
+from tools.helpdesk.actions import WriteBackAction, WriteBackOutcome
 from tools.helpdesk.base import HelpdeskClient
-from tools.helpdesk.freshdesk import FreshdeskClient, FreshdeskConfig
-from tools.helpdesk.intercom import IntercomClient, IntercomConfig
-from tools.helpdesk.jira import JiraClient, JiraConfig
-from tools.helpdesk.zendesk import ZendeskClient, ZendeskConfig
+from tools.helpdesk.connector import Connector
 
-_CLIENTS: dict[str, tuple[type[HelpdeskClient[Any]], type[BaseModel]]] = {
-    "zendesk": (ZendeskClient, ZendeskConfig),
-    "intercom": (IntercomClient, IntercomConfig),
-    "jira": (JiraClient, JiraConfig),
-    "freshdesk": (FreshdeskClient, FreshdeskConfig),
-}
+CONNECTORS: tuple[Connector, ...] = (
+    zendesk.CONNECTOR,
+    intercom.CONNECTOR,
+    jira.CONNECTOR,
+    freshdesk.CONNECTOR,
+    generic.CONNECTOR,
+)
+_BY_NAME = {connector.name: connector for connector in CONNECTORS}
+
+
+def connector(name: str) -> Connector | None:
+    return _BY_NAME.get(name)
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_BY_NAME)
+
+
+def writes_back(source: str) -> bool:
+    """Whether tickets from `source` have a helpdesk to write back to (every connector but generic)."""
+    found = _BY_NAME.get(source)
+    return found is not None and found.client is not None
+
+
+def settings_models() -> tuple[type[BaseModel], ...]:
+    """Every connector's settings keys, for config.settings.Settings to mix in."""
+    return tuple(connector.settings for connector in CONNECTORS)
 
 
 class HelpdeskConfigs(BaseModel):
-    """Write-back configuration for every helpdesk, built by the service from its settings."""
+    """Write-back configuration for every helpdesk, built from the settings (config.components).
 
-    zendesk: ZendeskConfig | None = None
-    intercom: IntercomConfig | None = None
-    jira: JiraConfig | None = None
-    freshdesk: FreshdeskConfig | None = None
+    Constructed as `HelpdeskConfigs(zendesk=ZendeskConfig(...), writeback={"zendesk": True})`: a keyword
+    named for a connector is its client config.
+    """
+
+    #: Connector name -> its client config (e.g. ZendeskConfig); a connector left out is unconfigured.
+    configs: dict[str, BaseModel] = Field(default_factory=dict)
     #: Sources whose write-back is live; any other source runs dry.
-    writeback: dict[Source, bool] = Field(default_factory=dict)
+    writeback: dict[str, bool] = Field(default_factory=dict)
     timeout_s: float = Field(default=15.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _configs_by_name(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        configs = dict(data.get("configs") or {})
+        for name, found in _BY_NAME.items():
+            value = data.pop(name, None)
+            if value is not None and found.client is not None:
+                configs[name] = found.client.config_model.model_validate(value)
+        data["configs"] = configs
+        return data
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> HelpdeskConfigs:
+        """From an object carrying every connector's settings keys (config.settings.Settings)."""
+        return cls(
+            configs={c.name: config for c in CONNECTORS if (config := c.config(settings)) is not None},
+            writeback={c.name: c.writeback_on(settings) for c in CONNECTORS if c.client is not None},
+            timeout_s=settings.writeback_timeout_s,
+            max_attempts=settings.writeback_max_attempts,
+        )
+
+
+def _client(found: Connector, configs: HelpdeskConfigs, **options: Any) -> HelpdeskClient[Any]:
+    assert found.client is not None
+    return found.client(configs.configs.get(found.name) or found.client.config_model(), **options)
+
 
 def client_for(
-    source: Source, configs: HelpdeskConfigs, *, sleep: Callable[[float], None] = time.sleep
+    source: str, configs: HelpdeskConfigs, *, sleep: Callable[[float], None] = time.sleep
 ) -> tuple[HelpdeskClient[Any] | None, str | None]:
     """The client for `source` and, when it runs dry, why. `generic` has no client.
 
     Raises `WriteBackError` when write-back is on and the config lacks a setting.
     """
-    if source == "generic":
-        return None, "generic tickets have no helpdesk to write back to"
-    config = getattr(configs, source)
+    found = _BY_NAME.get(source)
+    if found is None or found.client is None:
+        return None, f"{source} tickets have no helpdesk to write back to"
     live = configs.writeback.get(source, False)
     reason = None
     if not live:
         reason = f"{source} write-back is off"
-    elif config is None:
+    elif source not in configs.configs:
         reason = f"{source} write-back is on but {source} is not configured"
-    client_cls, config_cls = _CLIENTS[source]
-    client = client_cls(
-        config or config_cls(),
-        dry_run=reason is not None,
-        timeout_s=configs.timeout_s,
-        max_attempts=configs.max_attempts,
-        sleep=sleep,
-    )
+    client = _client(
+        found, configs, dry_run=reason is not None, timeout_s=configs.timeout_s,
+        max_attempts=configs.max_attempts, sleep=sleep,
+    )  # fmt: skip
     return client, reason
 
 
 def ticket_url(source: str, external_id: str, configs: HelpdeskConfigs) -> str | None:
     """The ticket in its helpdesk's agent UI, for the review page; None for generic tickets or no URL."""
-    if source not in _CLIENTS:
+    found = _BY_NAME.get(source)
+    if found is None or found.client is None:
         return None
-    client_cls, config_cls = _CLIENTS[source]
-    config = getattr(configs, source)
-    return client_cls(config or config_cls(), dry_run=True).ticket_url(external_id)
+    return _client(found, configs, dry_run=True).ticket_url(external_id)
 
 
 def apply_action(

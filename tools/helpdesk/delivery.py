@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
+from knowledge.assignments import AssignmentEvent
 from knowledge.schemas import Ticket
-
-Source = Literal["zendesk", "intercom", "jira", "freshdesk", "generic"]
+from tools.helpdesk.actions import Source
 
 
 class Delivery(BaseModel):
@@ -29,6 +27,9 @@ class Delivery(BaseModel):
     #: A customer's new message on a known ticket: the ticket's body is that message, and the thread the
     #: ticket's last triage saw is continued (see service.followup).
     follow_up: bool = False
+    #: The ticket's assignee and/or status as the helpdesk reports them, for each agent's open load
+    #: (knowledge.assignments); applied whether or not the event has anything to triage.
+    assignment: AssignmentEvent | None = None
 
 
 class WebhookRejected(Exception):

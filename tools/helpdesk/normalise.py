@@ -1,4 +1,4 @@
-"""Helpers every source parser shares: validation with field-path reasons, text, priority, time."""
+"""Helpers every connector's parser shares: validation with field-path reasons, text, priority, time."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from html import unescape
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from knowledge.assignments import AssignmentEvent
 from knowledge.schemas import MAX_THREAD_MESSAGES, Message, Ticket, bounded_datetime, normalise_priority
-from service.webhooks.delivery import WebhookRejected
+from tools.helpdesk.delivery import WebhookRejected
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,6 +23,12 @@ MAX_DELIVERY_ID = 256
 #: A helpdesk's own ticket id; with the source prefix it stays inside the Ticket id bound.
 MAX_EXTERNAL_ID = 200
 ExternalId = Annotated[str, Field(min_length=1, max_length=MAX_EXTERNAL_ID)]
+
+
+class Payload(BaseModel):
+    """A part of a helpdesk's webhook body: unknown keys ignored, numeric ids read as strings."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
 def validation_reason(error: ValidationError) -> str:
@@ -78,6 +85,21 @@ def helpdesk_ticket(
             "thread": (thread or [])[-MAX_THREAD_MESSAGES:],
             "extra": {"source": source, "external_id": external_id},
         }
+    )
+
+
+def assignment_event(
+    source: str, external_id: str, *, assignee: str | None, status: str | None, at: datetime | None
+) -> AssignmentEvent:
+    """The ticket's assignee (the helpdesk's own user id; None or "" is nobody) and raw status, for the open
+    load. The router sets the tenant; without a time in the payload, the time it was read stands in."""
+    return AssignmentEvent(
+        tenant="default",
+        ticket_id=f"{source}:{external_id}",
+        source=source,  # type: ignore[arg-type]
+        assignee=blank(assignee),
+        status=blank(status),
+        at=at or datetime.now(UTC),
     )
 
 
