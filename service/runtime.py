@@ -216,7 +216,7 @@ class ServiceRuntime:
         assignment, config = action.assignment, self.helpdesks.configs.get(action.source)
         if outcome.dry_run or assignment is None or assignment.agent_id is None or config is None:
             return
-        if not isinstance(config, HelpdeskConfig) or config.assignee(action)[0] is None:
+        if not isinstance(config, HelpdeskConfig) or not config.assignee(action)[0]:  # nobody was assigned
             return
         at = datetime.fromtimestamp(self.queue.clock(), UTC)
         own = {"tenant": action.tenant, "ticket_id": action.ticket_id, "assignee": assignment.agent_id, "at": at}

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from knowledge.history import History
+from knowledge.jobs import NewJob
 from knowledge.roster import Roster
 from service.worker import Worker
 from tests.fake_helpdesk import Call, FakeHelpdesk
@@ -127,3 +130,52 @@ def test_no_assignment_job_for_the_suggested_assignee_or_a_helpdesk_without_opt_
     assert answer.status_code == 200, answer.text
     assert assign_jobs(client, "freshdesk:5103") == []
     drain(client)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, helpdesk: FakeHelpdesk) -> Iterator[TestClient]:
+    """The app over an empty data dir (write-back jobs need no model) with one agent, Zendesk live and assigning."""
+    live = {"zendesk_writeback": True, "zendesk_url": helpdesk.url, "zendesk_email": "bot@acme.test",
+            "zendesk_api_token": "token", "zendesk_assign": True}  # fmt: skip
+    with service(tmp_path / "data", **live) as test_client:
+        roster = [{"id": "erik", "name": "Erik", "helpdesk_ids": {"zendesk": "1005"}}]
+        assert test_client.post("/api/agents/import", headers=AUTH, json=roster).status_code == 200
+        yield test_client
+
+
+def open_tickets(client: TestClient, agent_id: str) -> int:
+    return int(client.get(f"/api/agents/{agent_id}", headers=AUTH).json()["open_tickets"])
+
+
+def queue_assignment(client: TestClient, ticket: str, helpdesk_id: str | None) -> None:
+    action = WriteBackAction(kind="triage", source="zendesk", tenant="default", ticket_id=f"zendesk:{ticket}",
+                             external_id=ticket, note="Caseworker triage",
+                             assignment=Assignment(agent_id="erik", helpdesk_id=helpdesk_id))  # fmt: skip
+    job = NewJob(kind="writeback", source="zendesk", delivery_id=f"writeback:test-{ticket}:triage", tenant="default",
+                 ticket_id=action.ticket_id, payload=action.model_dump_json())  # fmt: skip
+    runtime_of(client).queue.enqueue(job)
+    assert drain(client) == 1
+
+
+def test_our_live_assignment_opens_the_agents_load_and_the_helpdesks_closing_event_ends_it(
+    fresh: TestClient, helpdesk: FakeHelpdesk
+) -> None:
+    assert open_tickets(fresh, "erik") == 0
+    queue_assignment(fresh, "5199", "1005")
+    assert calls_for(helpdesk, "/api/v2/tickets/5199.json")[-1].json["ticket"]["assignee_id"] == 1005
+    assert open_tickets(fresh, "erik") == 1
+
+    # Zendesk reports the ticket solved, after our assignment: erik's load drops back.
+    solved = payload("zendesk", "5199", "Thanks, all sorted.")
+    later = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    solved |= {"type": "zen:event-type:ticket.status_changed", "time": later}
+    solved["detail"] |= {"assignee_id": "1005", "status": "SOLVED"}
+    assert post(fresh, "zendesk", solved).status_code in (200, 202)
+    assert open_tickets(fresh, "erik") == 0
+    assert runtime_of(fresh).assignments.get("default", "zendesk:5199").state == "closed"  # type: ignore[union-attr]
+
+
+def test_an_assignment_the_helpdesk_never_got_moves_no_load(fresh: TestClient, helpdesk: FakeHelpdesk) -> None:
+    queue_assignment(fresh, "5198", None)  # erik has no id in this helpdesk: nobody was assigned
+    assert "assignee_id" not in calls_for(helpdesk, "/api/v2/tickets/5198.json")[-1].json["ticket"]
+    assert open_tickets(fresh, "erik") == 0
