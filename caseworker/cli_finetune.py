@@ -154,6 +154,8 @@ def build(
         raise _fail(f"{out}: exists and is not a directory")
 
     settings = _settings(data_dir)
+    # Who resolved a ticket teaches routing (its profiles), never the classifier model.
+    options = options.model_copy(update={"exclude_fields": (settings.routing_person_label,)})
     tickets, info, reviews = _load_tickets(source, mapping or [], tenant, settings, out)
     evidence = _kb_evidence(settings, options.tasks, options.k_kb)
     from knowledge.embeddings import local_embedder

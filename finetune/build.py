@@ -283,7 +283,9 @@ def build_dataset(
             cutoff=result.cutoff,
         ),
         pii_placeholders=placeholder_counts(scrubbed),
-        class_distribution_before=distribution(t.labels for t in tickets),
+        class_distribution_before=distribution(
+            {k: v for k, v in t.labels.items() if k not in options.exclude_fields} for t in tickets
+        ),
         class_distribution_after={
             side: distribution(c.targets.labels for i, c in enumerate(candidates) if result.side(i) == side)
             for side in ("train", "val")

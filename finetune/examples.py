@@ -76,13 +76,15 @@ class Targets:
 
 def targets_for(ticket: Ticket, review: ReviewOutcome | None, options: BuildOptions) -> Targets:
     """What the model should learn to answer for this ticket. Model output is never a target:
-    a stored TriageResult is ignored; the ticket's own labels and reply, or a human review, are."""
-    labels = {k: v for k, v in ticket.trainable_labels().items() if k != options.thread_field}
+    a stored TriageResult is ignored; the ticket's own labels and reply, or a human review, are. The thread id
+    and `options.exclude_fields` (who resolved the ticket) are never targets."""
+    skip = {options.thread_field, *options.exclude_fields}
+    labels = {k: v for k, v in ticket.trainable_labels().items() if k not in skip}
     if ticket.language:
         labels.setdefault("language", ticket.language.lower())
     label_source = "ticket" if labels else None
     if review is not None and review.labels:
-        corrected = {k: v for k, v in review.labels.items() if v and k != options.thread_field}
+        corrected = {k: v for k, v in review.labels.items() if v and k not in skip}
         if any(labels.get(k) != v for k, v in corrected.items()):
             label_source = "review_correction"
         labels.update(corrected)

@@ -51,6 +51,11 @@ class BuildOptions(_Frozen):
     kb_excerpt_tokens: int = Field(default=200, ge=20)
     pii_patterns: list[str] = Field(default_factory=list)
     thread_field: str = "thread_id"
+    exclude_fields: tuple[str, ...] = Field(
+        default=("assignee",),
+        description="Labels no example teaches: the person who resolved a ticket (the routing person label; "
+        "routing learns that from history, the classifier never does).",
+    )
     target_model: str = DEFAULT_TARGET_MODEL
     epochs: int = Field(default=3, ge=1, le=50)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -277,11 +278,12 @@ class ReviewBook:
         label_sources: dict[str, str],
         draft: str | None,
         ticket: Ticket | None,
-        follow_up: NewJob | None,
+        follow_ups: Sequence[NewJob],
         max_attempts: int,
         now: float,
     ) -> Review:
-        """Store the decision, its audit event, the corrected ticket and the reply's write-back job at once.
+        """Store the decision, its audit event, the corrected ticket and its write-back jobs (the reply, a
+        changed assignee) at once.
 
         `labels` are the labels a human stands behind (confirmed or corrected): the contract the
         fine-tuning pipeline reads, with their `label_sources`; `decision.labels` (only what was
@@ -315,8 +317,8 @@ class ReviewBook:
             )
             if ticket is not None:
                 self.history.upsert_tickets_in(conn, [ticket])
-            if follow_up is not None:
-                insert_job(conn, follow_up, max_attempts, now)
+            for job in follow_ups:
+                insert_job(conn, job, max_attempts, now)
             return Review.from_row(conn.execute(f"{_SELECT} WHERE id = ?", (review_id,)).fetchone())
 
     def schedule(

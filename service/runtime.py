@@ -147,8 +147,15 @@ class ServiceRuntime:
         """The shared triage context with this job's own sink (what the run stores goes with its job)."""
         context = self.context
         roster = context.routing.roster if context.routing is not None else None
-        sink = JobSink(self.components.history, job_id, lease, self.settings.job_max_attempts, context.clock, roster)
+        sink = JobSink(self.components.history, job_id, lease, self.settings.job_max_attempts, context.clock, roster,
+                       person_label=self.settings.routing_person_label, assigns=self._assigning_helpdesks)  # fmt: skip
         return replace(context, sink=sink)
+
+    @cached_property
+    def _assigning_helpdesks(self) -> frozenset[str]:
+        """The helpdesks whose assignment write-back is on (`CASEWORKER_<HELPDESK>_ASSIGN`)."""
+        configs = self.helpdesks.configs.items()
+        return frozenset(name for name, config in configs if isinstance(config, HelpdeskConfig) and config.assign)
 
     def _triage(self, job: Job) -> None:
         ticket = _payload(job, Ticket)
@@ -209,7 +216,7 @@ class ServiceRuntime:
         assignment, config = action.assignment, self.helpdesks.configs.get(action.source)
         if outcome.dry_run or assignment is None or assignment.agent_id is None or config is None:
             return
-        if not isinstance(config, HelpdeskConfig) or config.assignee(action)[0] is None:
+        if not isinstance(config, HelpdeskConfig) or not config.assignee(action)[0]:  # nobody was assigned
             return
         at = datetime.fromtimestamp(self.queue.clock(), UTC)
         own = {"tenant": action.tenant, "ticket_id": action.ticket_id, "assignee": assignment.agent_id, "at": at}

@@ -6,9 +6,11 @@ a crash can't lose them; a worker sends them later (tools.helpdesk), dry-run unl
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from agent.schemas import Action, TriageResult
 from knowledge.jobs import NewJob
-from knowledge.roster import Roster
+from knowledge.roster import Agent, Roster
 from knowledge.schemas import Ticket
 from prompts.loader import render
 from tools.helpdesk.actions import Assignment, WriteBackAction, triage_tags
@@ -57,6 +59,12 @@ def triage_note(result: TriageResult) -> str:
     ).text
 
 
+def _helpdesk_id(roster: Roster | None, tenant: str, agent_id: str | None, source: str) -> str | None:
+    """The agent's id in `source` (the roster's helpdesk_ids); None when unknown to this tenant or unmapped."""
+    agent = roster.get(tenant, agent_id) if roster is not None and agent_id else None
+    return agent.helpdesk_ids.get(source) if agent is not None else None  # type: ignore[call-overload]
+
+
 def assignment(result: TriageResult, source: str, roster: Roster | None) -> Assignment | None:
     """The routing block's assignee and team, the assignee named by their id in `source` (the roster's
     helpdesk_ids); None without a routing suggestion."""
@@ -64,9 +72,8 @@ def assignment(result: TriageResult, source: str, roster: Roster | None) -> Assi
     if routing is None or (routing.assignee is None and routing.team is None):
         return None
     agent_id = routing.assignee.agent_id if routing.assignee else None
-    agent = roster.get(result.tenant, agent_id) if roster is not None and agent_id else None
-    helpdesk_id = agent.helpdesk_ids.get(source) if agent is not None else None  # type: ignore[call-overload]
-    return Assignment(agent_id=agent_id, helpdesk_id=helpdesk_id, team=routing.team)
+    return Assignment(agent_id=agent_id, helpdesk_id=_helpdesk_id(roster, result.tenant, agent_id, source),
+                      team=routing.team)  # fmt: skip
 
 
 def _job(action: WriteBackAction, key: str) -> NewJob:
@@ -116,4 +123,37 @@ def reply_writeback(ticket: Ticket, body: str, review_id: str) -> NewJob | None:
     action = WriteBackAction(
         kind="reply", source=source, tenant=ticket.tenant, ticket_id=ticket.id, external_id=external_id, body=body
     )
+    return _job(action, review_id)
+
+
+def _picked_team(result: TriageResult, agent: Agent | None) -> str | None:
+    """The routed team when the picked agent works it (or declares no teams), else the agent's first team:
+    a helpdesk refuses an assignee outside the ticket's group. The connector drops a team it can't map."""
+    team = result.routing.team if result.routing is not None else None
+    if agent is None or not agent.teams or team in agent.teams:
+        return team
+    return agent.teams[0]
+
+
+def review_assignment_writeback(
+    ticket: Ticket,
+    result: TriageResult,
+    picked: str | None,
+    review_id: str,
+    roster: Roster | None,
+    assigns: Container[str],
+) -> NewJob | None:
+    """A reviewer's changed assignee, written to the ticket's helpdesk where it opts in to assignment
+    (`assigns`: the helpdesks whose `<name>_assign` is on), named by the roster's id for that helpdesk.
+    None when the pick is the routing suggestion (the triage write-back assigned them already)."""
+    target = helpdesk_of(ticket)
+    suggested = result.routing.assignee.agent_id if result.routing and result.routing.assignee else None
+    if target is None or not picked or picked == suggested or target[0] not in assigns:
+        return None
+    source, external_id = target
+    agent = roster.get(ticket.tenant, picked) if roster is not None else None
+    pick = Assignment(agent_id=picked, helpdesk_id=_helpdesk_id(roster, ticket.tenant, picked, source),
+                      team=_picked_team(result, agent))  # fmt: skip
+    action = WriteBackAction(kind="assign", source=source, tenant=ticket.tenant, ticket_id=ticket.id,
+                             external_id=external_id, assignment=pick)  # fmt: skip
     return _job(action, review_id)

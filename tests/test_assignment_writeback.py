@@ -12,7 +12,8 @@ from agent.schemas import Routing, RoutingCandidate, RoutingParts, TriageResult
 from config.settings import Settings
 from knowledge.history import History
 from knowledge.roster import Agent, Roster
-from service.writeback_plan import assignment
+from knowledge.schemas import Ticket
+from service.writeback_plan import assignment, review_assignment_writeback
 from tests.fake_helpdesk import FakeHelpdesk
 from tools.helpdesk.actions import Assignment, WriteBackAction
 from tools.helpdesk.freshdesk import FreshdeskClient, FreshdeskConfig
@@ -140,3 +141,32 @@ def test_the_plan_maps_the_suggested_assignee_through_the_roster(tmp_path: Path)
     other_tenant = TriageResult.model_construct(tenant="other", routing=routing)
     assert assignment(other_tenant, "zendesk", roster) == Assignment(agent_id="alice", team="billing")
     assert assignment(TriageResult.model_construct(tenant="acme", routing=None), "zendesk", roster) is None
+
+
+def test_a_reviewer_pick_is_planned_in_the_helpdesks_id_with_a_team_the_pick_works(tmp_path: Path) -> None:
+    history = History(tmp_path / "h.sqlite3")
+    Roster(history).upsert(
+        [
+            Agent(id="dave", tenant="acme", name="Dave", helpdesk_ids={"zendesk": "104"}, teams=["accounts"]),
+            Agent(id="erin", tenant="acme", name="Erin", helpdesk_ids={"zendesk": "105"}, teams=["billing"]),
+        ]
+    )
+    roster = Roster(history)
+    routing = Routing(team="billing", assignee=_candidate("alice"), alternatives=[])
+    result = TriageResult.model_construct(tenant="acme", routing=routing)
+    extra = {"source": "zendesk", "external_id": "7"}
+    ticket = Ticket(id="zendesk:7", tenant="acme", subject="s", body="b", extra=extra)
+
+    def planned(pick: str, assigns: frozenset[str] = frozenset({"zendesk"})) -> Assignment | None:
+        job = review_assignment_writeback(ticket, result, pick, "r-1", roster, assigns)
+        return WriteBackAction.model_validate_json(job.payload).assignment if job else None
+
+    # Another team's agent goes with their own team (a helpdesk refuses an assignee outside the group).
+    assert planned("dave") == Assignment(agent_id="dave", helpdesk_id="104", team="accounts")
+    assert planned("erin") == Assignment(agent_id="erin", helpdesk_id="105", team="billing")
+    assert planned("alice") is None  # the suggestion: the triage write-back assigned alice already
+    assert planned("dave", frozenset({"jira"})) is None  # Zendesk did not opt in
+    generic = ticket.model_copy(update={"extra": {"source": "generic", "external_id": "7"}})
+    assert review_assignment_writeback(generic, result, "dave", "r-1", roster, {"generic"}) is None
+    with pytest.raises(ValueError, match="an assign action needs an assignment"):
+        WriteBackAction(kind="assign", source="zendesk", tenant="acme", ticket_id="zendesk:7", external_id="7")

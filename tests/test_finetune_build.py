@@ -17,7 +17,7 @@ from config.settings import Settings
 from finetune.examples import REVIEW_EVENT, reply_example, scrub_candidate, targets_for
 from finetune.manifest import cost_estimate
 from finetune.pii import Scrubber
-from finetune.schemas import BuildOptions, Manifest
+from finetune.schemas import BuildOptions, Manifest, ReviewOutcome
 from knowledge.embeddings import local_embedder
 from knowledge.history import History
 from knowledge.importers import parse_mapping, read_tickets
@@ -225,6 +225,43 @@ def test_history_build_puts_human_review_over_everything(tmp_path: Path) -> None
     assert ("T2", "reply") not in found and ("T2", "classify") in found
     assert found[("T3", "reply")] == "Approved reply for T3."
     assert found[("T10", "reply")] == "Nonprofits get 30 percent off; send us your registration."
+
+
+def test_no_example_teaches_who_resolved_a_ticket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The routing person label (settings' routing_person_label) is history the routing profiles learn from; the
+    classifier datasets leave it out of targets, the field catalogue and the manifest, like local training."""
+    monkeypatch.setenv("CASEWORKER_ROUTING_PERSON_LABEL", "resolver")
+    data = tmp_path / "data"
+    history = _history_with_reviews(data, tmp_path)
+    tickets = list(history.all_tickets("default"))
+    people = ("alice", "bob", "carol")
+    history.upsert_tickets(
+        [t.model_copy(update={"labels": {**t.labels, "resolver": people[i % 3]}}) for i, t in enumerate(tickets)]
+    )
+    # A reviewer who only picked another assignee corrected no classification.
+    history.audit(REVIEW_EVENT, {"outcome": "approved", "labels": {"resolver": "dave"}}, "default", "T4")
+    history.close()
+    out = tmp_path / "out"
+    result = _invoke("build", "--out", str(out), "--data-dir", str(data), "--val-fraction", "0.2")
+    assert result.exit_code == 0, result.output
+    manifest = Manifest.model_validate_json((out / "manifest.json").read_text())
+    assert manifest.options.exclude_fields == ("resolver",)
+    assert manifest.label_sources["classify:review_correction"] == 1  # T1's queue and priority, not T4's pick
+    examples = _jsonl(out / "train.jsonl") + _jsonl(out / "val.jsonl")
+    classify = [e["messages"] for e in examples if "resolver" not in e["messages"][0]["content"]]
+    assert len(classify) == len(examples) and manifest.examples["classify"].train > 0
+    answers = [json.loads(m[2]["content"]) for m in classify if m[2]["content"].startswith("{")]
+    assert answers and all("resolver" not in answer and "queue" in answer for answer in answers)
+    assert not any(person in line for line in (out / "train.jsonl").read_text().splitlines() for person in people)
+    assert "resolver" not in manifest.class_distribution_before
+    assert all("resolver" not in side for side in manifest.class_distribution_after.values())
+
+
+def test_the_default_person_label_is_never_a_target() -> None:
+    ticket = Ticket(id="T", subject="s", body="b", reply="r", labels={"queue": "billing", "assignee": "alice"})
+    review = ReviewOutcome(outcome="rejected", labels={"assignee": "bob"})
+    targets = targets_for(ticket, review, BuildOptions())
+    assert targets.labels == {"queue": "billing"} and targets.label_source == "ticket"
 
 
 def test_reply_examples_carry_the_kb_excerpts_the_graph_would_retrieve(tmp_path: Path) -> None:

@@ -76,11 +76,11 @@ def test_a_review_takes_one_decision(history: History) -> None:
     book = ReviewBook(history)
     (review,) = book.list()
     decision = ReviewDecision(outcome="approved", reply="ok", reviewer="sam")
-    decided = book.decide(review.id, decision, labels={}, label_sources={}, draft="d", ticket=None, follow_up=None,
+    decided = book.decide(review.id, decision, labels={}, label_sources={}, draft="d", ticket=None, follow_ups=(),
                           max_attempts=3, now=0.0)  # fmt: skip
     assert decided.state == "approved" and decided.reviewer == "sam"
     with pytest.raises(ReviewConflict, match="already approved by sam"):
-        book.decide(review.id, decision, labels={}, label_sources={}, draft="d", ticket=None, follow_up=None,
+        book.decide(review.id, decision, labels={}, label_sources={}, draft="d", ticket=None, follow_ups=(),
                     max_attempts=3, now=0.0)  # fmt: skip
 
 

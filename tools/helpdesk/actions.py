@@ -13,7 +13,9 @@ from pydantic import BaseModel, Field, model_validator
 
 #: A connector's name (tools.helpdesk.registry lists them): "zendesk", "intercom", "jira", "freshdesk", "generic".
 Source = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-ActionKind = Literal["triage", "reply"]
+#: triage: the note, tags, fields and suggested assignee; reply: a public reply; assign: an assignee change alone
+#: (a reviewer's pick on the review page).
+ActionKind = Literal["triage", "reply", "assign"]
 
 _TAG_UNSAFE = re.compile(r"[^a-z0-9_]")
 
@@ -50,7 +52,7 @@ class WriteBackAction(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)
     #: Public reply (kind=reply).
     body: str | None = None
-    #: The suggested assignee and team (kind=triage), written where the helpdesk opts in.
+    #: The suggested (kind=triage) or picked (kind=assign) assignee and team, written where the helpdesk opts in.
     assignment: Assignment | None = None
 
     @model_validator(mode="after")
@@ -61,6 +63,8 @@ class WriteBackAction(BaseModel):
             (self.note and self.note.strip()) or self.tags or self.fields or self.assignment
         ):
             raise ValueError("a triage action needs a note, tags or fields (or an assignment)")
+        if self.kind == "assign" and self.assignment is None:
+            raise ValueError("an assign action needs an assignment")
         return self
 
 
