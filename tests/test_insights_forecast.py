@@ -98,3 +98,23 @@ def test_anomalies_up_and_down(history: History) -> None:
     silent = now + timedelta(days=1)  # Tuesday noon, nothing since Monday noon
     down = [a for a in anomalies(history, "a", silent, 6) if a.queue == ALL]
     assert down and {a.direction for a in down} == {"down"}
+
+
+@pytest.mark.slow
+def test_statsforecast_runs_with_the_network_guarded(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.test_offline import REPO, SOCKET_GUARD
+
+    if not statsforecast_available():
+        pytest.skip("statsforecast is not installed (pip install 'caseworker[insights]'); the fallback is tested")
+    script = SOCKET_GUARD + (
+        "import numpy as np\nfrom insights.forecast import predict\n"
+        "y = np.random.default_rng(0).poisson(5, 24 * 28).astype(float)\n"
+        "assert predict(y, 'hour', 168)[0] == 'statsforecast:MSTL'\n"
+        "assert predict(y[:70], 'day', 7)[0] == 'statsforecast:AutoETS'\nprint('OFFLINE-OK')\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "OFFLINE-OK" in done.stdout, done.stderr[-3000:]
