@@ -154,7 +154,7 @@ class SurgeDetector:
 
     def _attach(self, obs: Observation, vector: np.ndarray) -> Incident | None:
         since = obs.at - timedelta(hours=self.policy.attach_hours)
-        for incident in self.book.list(obs.tenant, ("open", "accepted"), limit=50):
+        for incident in self.book.list(obs.tenant, ("open", "accepted"), limit=50, with_members=False):
             if incident.updated_at < since or not _same_kind(incident.category, obs.category):
                 continue
             if float(_unit(incident.centroid) @ vector) >= self.policy.similarity:
@@ -163,7 +163,7 @@ class SurgeDetector:
         return None
 
     def _suppressed(self, tenant: str, centroid: np.ndarray, category: str | None, at: datetime) -> bool:
-        for incident in self.book.list(tenant, ("dismissed",), limit=50):
+        for incident in self.book.list(tenant, ("dismissed",), limit=50, with_members=False):
             if incident.suppress_until is None or incident.suppress_until < at:
                 continue
             if _same_kind(incident.category, category) and float(_unit(incident.centroid) @ centroid) >= (

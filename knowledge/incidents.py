@@ -196,16 +196,18 @@ class IncidentBook:
         return self._incident(row) if row else None
 
     def list(self, tenant: str, states: tuple[str, ...] = ("open", "accepted", "dismissed"),
-             limit: int = 200) -> list[Incident]:  # fmt: skip
+             limit: int = 200, with_members: bool = True) -> list[Incident]:  # fmt: skip
         marks = ", ".join("?" for _ in states)
         rows = self.history.query(
             f"SELECT * FROM incidents WHERE tenant = ? AND state IN ({marks}) ORDER BY opened_at DESC LIMIT ?",
             (tenant, *states, limit),
         )
-        return [self._incident(r) for r in rows]
+        return [self._incident(r, with_members) for r in rows]
 
-    def _incident(self, row: object) -> Incident:
+    def _incident(self, row: object, with_members: bool = True) -> Incident:
         data = dict(row)  # type: ignore[call-overload]
+        if not with_members:
+            return Incident(**{**data, "centroid": json.loads(data["centroid"])})
         members = self.history.query(
             "SELECT ticket_id, at, customer_id, mrr FROM incident_members WHERE tenant = ? AND incident_id = ? "
             "ORDER BY at, ticket_id",
