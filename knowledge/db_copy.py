@@ -25,6 +25,9 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("agents", "tenant, id"),
     ("routing_profiles", "tenant"),
     ("assignments", "tenant, ticket_id"),
+    ("surge_observations", "tenant, ticket_id"),
+    ("incidents", "id"),
+    ("incident_members", "incident_id, ticket_id"),
 )
 #: Tables a database keeps of its own (what was applied to it), never copied.
 OWN_TABLES = ("schema_migrations",)
