@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     k_kb: int = Field(default=3, ge=0, le=20)
     kb_chunk_tokens: int = Field(default=200, ge=50, le=250)
     embedding_threads: int = Field(default=2, ge=1, le=64)
+    #: The embedding model of this data dir, recorded in its collections: minilm (English, all-MiniLM-L6-v2
+    #: int8) or e5-small (multilingual-e5-small 4-bit). Changing it needs `caseworker reembed`.
+    embedder: Literal["minilm", "e5-small"] = "minilm"
 
     # Policy
     auto_apply_confidence: float = Field(default=0.8, ge=0, le=1)
