@@ -7,8 +7,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SimilarityThresholds(BaseModel):
+    strong_kb_match: float
+    novelty_similarity: float
+
+
+#: The policy's similarity thresholds per embedder, used where the settings do not set them. e5's cosines sit in
+#: a narrow high band, so its values are MiniLM's moved to the same percentile of the sample company's signals
+#: (benchmarks/similarity_range.py prints the mapping).
+EMBEDDER_THRESHOLDS = {
+    "minilm": SimilarityThresholds(strong_kb_match=0.55, novelty_similarity=0.35),
+    "e5-small": SimilarityThresholds(strong_kb_match=0.55, novelty_similarity=0.35),
+}
 
 
 class Settings(BaseSettings):
@@ -37,6 +51,7 @@ class Settings(BaseSettings):
 
     # Policy
     auto_apply_confidence: float = Field(default=0.8, ge=0, le=1)
+    #: Both default to the embedder's calibrated values (EMBEDDER_THRESHOLDS): MiniLM 0.55 / 0.35.
     strong_kb_match: float = Field(default=0.55, ge=0, le=1)
     novelty_similarity: float = Field(default=0.35, ge=0, le=1)
     high_value_mrr: float = Field(default=2000, ge=0)
@@ -141,6 +156,14 @@ class Settings(BaseSettings):
     freshdesk_api_key: SecretStr | None = None
     writeback_timeout_s: float = Field(default=15.0, gt=0)
     writeback_max_attempts: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _embedder_thresholds(self) -> Settings:
+        defaults = EMBEDDER_THRESHOLDS[self.embedder]
+        for name in ("strong_kb_match", "novelty_similarity"):
+            if name not in self.model_fields_set:
+                setattr(self, name, getattr(defaults, name))
+        return self
 
     def llm_price(self) -> tuple[float, float]:
         return self.llm_prices.get(self.model or "", (self.llm_price_input_per_mtok, self.llm_price_output_per_mtok))
