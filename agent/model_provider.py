@@ -18,8 +18,10 @@ log = logging.getLogger(__name__)
 
 
 class ModelProvider:
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, embedding_model_id: str | None = None) -> None:
         self.registry = registry
+        #: A champion trained on another embedding model's vectors is not served (its features would be noise).
+        self.embedding_model_id = embedding_model_id
         self._loaded: dict[str, LocalModel] = {}  # tenant -> the model held for it
         self._lock = threading.Lock()
 
@@ -45,6 +47,11 @@ class ModelProvider:
                 log.exception("champion %s of tenant %s cannot be loaded; keeping %s", version, tenant,
                               held.version if held else "no model")  # fmt: skip
                 return held
+            trained_on = model.meta.get("embedding_model_id")
+            if None not in (self.embedding_model_id, trained_on) and trained_on != self.embedding_model_id:
+                log.error("champion %s of tenant %s was trained on %s embeddings, not %s: run `caseworker reembed`",
+                          version, tenant, trained_on, self.embedding_model_id)  # fmt: skip
+                return None
             log.info("tenant %s: serving model %s (was %s)", tenant, version, held.version if held else "none")
             self._loaded[tenant] = model
             return model

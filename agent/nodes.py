@@ -31,7 +31,6 @@ from agent.schemas import (
 from agent.signals import detect_signals
 from agent.state import TriageContext, TriageState
 from agent.text import detect_language
-from knowledge.embeddings import MODEL_ID as EMBEDDING_MODEL_ID
 from knowledge.text import MODEL_TEXT_CHARS, SUBJECT_CHARS, clean_text, earlier_messages, model_view, window
 from knowledge.tokens import estimate_tokens
 from tools.customer import customer_context
@@ -344,7 +343,7 @@ def record(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any
         meta=Meta(
             mode=ctx.mode,  # type: ignore[arg-type]
             model=model_version,
-            embedding_model=EMBEDDING_MODEL_ID,
+            embedding_model=ctx.retriever.embedder.model_id,
             prompt_versions={**usage.prompt_versions, **(state.get("prompt_versions") or {})},
             tokens_in=usage.tokens_in,
             tokens_out=usage.tokens_out,
@@ -361,7 +360,7 @@ def record(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any
         "reason": result.decision.reason,
         "mode": ctx.mode,
         "model": model_version,
-        "embedding_model": EMBEDDING_MODEL_ID,
+        "embedding_model": ctx.retriever.embedder.model_id,
         "prompt_versions": result.meta.prompt_versions,
         "signals": [str(s) for s in state["signals"]],
         "timings_ms": state.get("timings_ms") or {},

@@ -27,6 +27,7 @@ from caseworker.cli_db import db_app
 from caseworker.cli_eval import eval_command
 from caseworker.cli_finetune import finetune_app
 from caseworker.cli_models import drift_command, models_app, stats_command, train_command
+from caseworker.cli_reembed import reembed_command
 from caseworker.cli_service import jobs_app, serve_command, worker_command
 from caseworker.terminal import markup_safe
 
@@ -47,6 +48,7 @@ app.command("serve")(serve_command)
 app.command("worker")(worker_command)
 app.add_typer(jobs_app, name="jobs")
 app.command("train")(train_command)
+app.command("reembed")(reembed_command)
 app.add_typer(models_app, name="models")
 app.command("stats")(stats_command)
 app.command("drift")(drift_command)
@@ -245,5 +247,16 @@ def llm_serve(
         raise fail(str(exc)) from exc
 
 
+def main() -> None:
+    """The console script: `app`, with a data dir built for another embedder reported as a usage error."""
+    from knowledge.store import StoreMismatchError
+
+    try:
+        app()
+    except StoreMismatchError as exc:
+        err.print(f"[red]error:[/red] {markup_safe(str(exc))}", highlight=False)
+        raise SystemExit(2) from exc
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -15,10 +15,11 @@ from agent.policy import PolicyConfig
 from agent.state import TriageContext
 from agent.training import Promote, TenantTrainer, TrainingOptions, TrainingReport
 from config.settings import Settings
-from knowledge.embeddings import Embedder, local_embedder
+from knowledge.embeddings import Embedder, embedder_named
 from knowledge.history import History
 from knowledge.ingest import Ingest
 from knowledge.model_registry import ModelRegistry
+from knowledge.reembed import ReembedReport, reembed
 from knowledge.store import KnowledgeStore
 from knowledge.taxonomy import Taxonomy, load_taxonomy, save_taxonomy
 from tools.retrieval import Retriever
@@ -42,12 +43,19 @@ class Components:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return local_embedder(self.settings.embedding_threads)
+        return embedder_named(self.settings.embedder, self.settings.embedding_threads)
 
     @cached_property
     def store(self) -> KnowledgeStore:
         s = self.settings
         return KnowledgeStore(s.chroma_dir, self.embedder, threads=s.embedding_threads, url=s.chroma_url)
+
+    def reembed(self, progress: Callable[[str, int], None] | None = None) -> ReembedReport:
+        """Re-embed the collections with the configured embedder (they may have been built with another)."""
+        s = self.settings
+        store = KnowledgeStore(s.chroma_dir, self.embedder, threads=s.embedding_threads, url=s.chroma_url,
+                               check_model=False)  # fmt: skip
+        return reembed(store, self.history, progress or (lambda _c, _n: None))
 
     @cached_property
     def history(self) -> History:
@@ -79,7 +87,7 @@ class Components:
 
     @cached_property
     def models(self) -> ModelProvider:
-        return ModelProvider(self.registry)
+        return ModelProvider(self.registry, self.embedder.model_id)
 
     # --- routing to people -------------------------------------------------------------------------
     def routing_policy(self) -> RoutingPolicy:

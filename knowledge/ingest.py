@@ -35,11 +35,12 @@ class Ingest:
         self.embedder = embedder
         self.kb_chunk_tokens = kb_chunk_tokens
 
-    def _embed(self, texts: Sequence[str], progress: Progress) -> np.ndarray:
+    def _embed(self, texts: Sequence[str], progress: Progress, passages: bool = False) -> np.ndarray:
+        embed = self.embedder.embed_passages if passages else self.embedder.embed
         parts = []
         for start in range(0, len(texts), EMBED_BATCH):
             batch = list(texts[start : start + EMBED_BATCH])
-            parts.append(self.embedder.embed(batch))
+            parts.append(embed(batch))
             progress(len(batch))
         return np.vstack(parts) if parts else np.zeros((0, DIMENSIONS), dtype=np.float32)
 
@@ -65,7 +66,7 @@ class Ingest:
             self.store.delete_article_chunks(article.tenant, article.id)
             chunks.extend(chunk_article(article, max_tokens=self.kb_chunk_tokens))
         on_total(len(chunks))
-        embeddings = self._embed([c.text for c in chunks], progress)
+        embeddings = self._embed([c.text for c in chunks], progress, passages=True)
         self.store.upsert_chunks(chunks, embeddings)
         self.history.audit("ingest_kb", {"articles": len(articles), "chunks": len(chunks)})
         return KBCounts(articles=len(articles), chunks=len(chunks))

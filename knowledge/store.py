@@ -63,10 +63,14 @@ class KnowledgeStore:
     """Tickets and KB chunks in Chroma: the directory at `path` (embedded, shared by this host's processes),
     or the Chroma server at `url` (shared by every host)."""
 
-    def __init__(self, path: Path, embedder: Embedder, threads: int = 2, url: str | None = None) -> None:
+    def __init__(
+        self, path: Path, embedder: Embedder, threads: int = 2, url: str | None = None, check_model: bool = True
+    ) -> None:
+        """`check_model=False` opens collections built with another embedding model (only `reembed` does)."""
         self.embedder = embedder
-        function = CaseworkerEmbeddingFunction(threads=threads)
+        function = CaseworkerEmbeddingFunction(threads=threads, model_id=embedder.model_id)
         metadata = {"embedding_model": embedder.model_id}
+        self.built_with: dict[str, str | None] = {}
 
         def open_collections(client: Any) -> dict[str, Any]:
             collections = {
@@ -75,12 +79,14 @@ class KnowledgeStore:
                 )
                 for name in (TICKETS, KB_CHUNKS)
             }
-            for collection in collections.values():
+            for name, collection in collections.items():
                 built_with = (collection.metadata or {}).get("embedding_model")
-                if built_with != embedder.model_id:
+                self.built_with[name] = built_with
+                if check_model and built_with != embedder.model_id:
                     raise StoreMismatchError(
-                        f"collection {collection.name!r} in {url or path} was built with {built_with!r}, "
-                        f"not {embedder.model_id!r}: use a fresh --data-dir or re-ingest"
+                        f"collection {collection.name!r} in {url or path} was built with {built_with!r}, not "
+                        f"{embedder.model_id!r} (the configured embedder): run `caseworker reembed` with the same "
+                        "--data-dir and settings to re-embed it (and retrain), or set CASEWORKER_EMBEDDER back"
                     )
             return collections
 
@@ -253,6 +259,32 @@ class KnowledgeStore:
                 offset += len(page["ids"])
                 if progress is not None:
                     progress(name, len(page["ids"]))
+
+    # --- re-embedding (knowledge/reembed.py) ----------------------------------------------------------
+    def record_ids(self, collection: str) -> list[str]:
+        ids: list[str] = []
+        while True:
+            with self._chroma.reading() as collections:
+                page = collections[collection].get(include=[], limit=self._batch, offset=len(ids))
+            if not page["ids"]:
+                return ids
+            ids.extend(page["ids"])
+
+    def records(self, collection: str, ids: Sequence[str]) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        with self._chroma.reading() as collections:
+            page = collections[collection].get(ids=list(ids), include=["documents", "metadatas"])
+        return list(page["ids"]), list(page["documents"]), list(page["metadatas"])
+
+    def replace_vectors(self, collection: str, ids: list[str], embeddings: np.ndarray) -> None:
+        with self._chroma.writing() as collections:
+            collections[collection].update(ids=ids, embeddings=embeddings)
+
+    def mark_built_with(self, collection: str, model_id: str) -> None:
+        """Record which model the collection's vectors come from (what the constructor checks)."""
+        with self._chroma.writing() as collections:
+            target = collections[collection]
+            target.modify(metadata={**(target.metadata or {}), "embedding_model": model_id})
+            self.built_with[collection] = model_id
 
     def counts(self) -> dict[str, int]:
         with self._chroma.reading() as collections:

@@ -64,13 +64,13 @@ SCENARIO = textwrap.dedent(
 )
 
 
-def _run_offline(tmp_path: Path, prefix: list[str]) -> subprocess.CompletedProcess[str]:
+def _run_offline(tmp_path: Path, prefix: list[str], embedder: str = "minilm") -> subprocess.CompletedProcess[str]:
     data = tmp_path / "data"
     home = tmp_path / "home"
     home.mkdir()
     script = SOCKET_GUARD + SCENARIO.format(repo=str(REPO), data=str(data), chroma=str(data / "chroma"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_", "CHROMA_"))}
-    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), PYTHONPATH=str(REPO))
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), PYTHONPATH=str(REPO), CASEWORKER_EMBEDDER=embedder)
     return subprocess.run(
         [*prefix, sys.executable, "-c", script],
         env=env,
@@ -82,11 +82,15 @@ def _run_offline(tmp_path: Path, prefix: list[str]) -> subprocess.CompletedProce
 
 
 @pytest.mark.slow
-def test_ingest_and_query_with_the_network_guarded(tmp_path: Path) -> None:
-    done = _run_offline(tmp_path, [])
+@pytest.mark.parametrize("embedder", ["minilm", "e5-small"])
+def test_ingest_and_query_with_the_network_guarded(tmp_path: Path, embedder: str) -> None:
+    done = _run_offline(tmp_path, [], embedder)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "OFFLINE-OK" in done.stdout
     assert not (tmp_path / "home" / ".cache" / "chroma").exists(), "Chroma downloaded its default model"
+    if embedder == "e5-small":
+        written = [str(p) for p in (tmp_path / "home").rglob("*")]
+        assert not written, f"e5 wrote under HOME: {written}"
 
 
 @pytest.mark.slow
