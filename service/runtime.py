@@ -35,6 +35,7 @@ from service.queue import JobQueue
 from service.result_sink import JobSink
 from service.retraining import due_after_labels, due_on_schedule
 from service.review_context import ticket_context
+from service.surge_feed import SurgeFeed
 from service.webhooks.routes import EnqueueOutcome
 from tools.helpdesk.actions import WriteBackAction, WriteBackOutcome
 from tools.helpdesk.base import HelpdeskConfig
@@ -81,6 +82,10 @@ class ServiceRuntime:
         )
         self._context: TriageContext | None = None
         self._context_lock = threading.Lock()
+
+    @cached_property
+    def surge(self) -> SurgeFeed:
+        return SurgeFeed(self.components.surge)
 
     @cached_property
     def graph(self) -> CompiledStateGraph:
@@ -171,6 +176,8 @@ class ServiceRuntime:
         # Storing this result superseded any older pending review of the ticket: its pause will never resume.
         for stale in self.reviews.list(state="superseded", tenant=ticket.tenant, ticket_id=ticket.id):
             self.checkpointer.delete_thread(stale.job_id)
+        if self.settings.surge_enabled:  # after the job's transaction: never fails the triage (SurgeFeed logs)
+            self.surge.observe(ticket, final.get("result"), final.get("embedding"))
 
     def _retrain(self, job: Job) -> None:
         """Rebuild the tenant's routing skill profiles (reviewers' assignee picks included) and train its candidate
