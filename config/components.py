@@ -15,6 +15,7 @@ from agent.policy import PolicyConfig
 from agent.state import TriageContext
 from agent.training import Promote, TenantTrainer, TrainingOptions, TrainingReport
 from config.settings import Settings
+from insights.outreach import OutreachPolicy
 from insights.staffing import StaffingPolicy
 from insights.surge import SurgeDetector, SurgePolicy
 from knowledge.embeddings import Embedder, local_embedder
@@ -150,6 +151,9 @@ class Components:
         return StaffingPolicy(handle_minutes=s.staffing_handle_minutes, service_level=s.staffing_service_level,
                               answer_within_minutes=s.staffing_answer_within_minutes,
                               occupancy_cap=s.staffing_occupancy_cap)  # fmt: skip
+
+    def outreach_policy(self, days: int = 30) -> OutreachPolicy:
+        return OutreachPolicy(days=days, high_value_mrr=self.settings.high_value_mrr)
 
     @cached_property
     def incidents(self) -> IncidentBook:

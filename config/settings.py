@@ -95,6 +95,15 @@ class Settings(BaseSettings, *settings_models()):  # type: ignore[misc]
     staffing_answer_within_minutes: float = Field(default=60.0, gt=0)
     staffing_occupancy_cap: float = Field(default=1.0, gt=0, le=1)
 
+    #: Outbound incident notices (a proposal opened, a lead accepted it), retried by the job queue: Slack
+    #: incoming-webhook URLs, and URLs taking a signed generic JSON body (JSON lists, e.g.
+    #: CASEWORKER_INCIDENT_WEBHOOK_URLS='["https://crm.example/hook"]'), signed like our generic inbound webhook
+    #: with CASEWORKER_INCIDENT_WEBHOOK_SECRET (unset: CASEWORKER_WEBHOOK_SECRET).
+    incident_slack_urls: list[str] = Field(default_factory=list)
+    incident_webhook_urls: list[str] = Field(default_factory=list)
+    incident_webhook_secret: SecretStr | None = None
+    incident_notice_timeout_s: float = Field(default=10.0, gt=0)
+
     # LLM endpoint: any OpenAI-compatible server
     model: str | None = None
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))

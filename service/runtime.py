@@ -31,6 +31,7 @@ from knowledge.text import ticket_model_text
 from service.checkpoints import open_checkpointer
 from service.display import for_display, ticket_for_display
 from service.followup import content_key, continue_thread, previous_ticket
+from service.incident_notices import Notice, NoticeFailed, notify_incident, send_notice
 from service.queue import JobQueue
 from service.result_sink import JobSink
 from service.retraining import due_after_labels, due_on_schedule
@@ -85,7 +86,7 @@ class ServiceRuntime:
 
     @cached_property
     def surge(self) -> SurgeFeed:
-        return SurgeFeed(self.components.surge)
+        return SurgeFeed(self.components.surge, on_open=lambda found: notify_incident(self.components, found, "opened"))
 
     @cached_property
     def graph(self) -> CompiledStateGraph:
@@ -142,6 +143,8 @@ class ServiceRuntime:
             self._retrain(job)
         elif job.kind == "decision":
             self._apply_scheduled(job)
+        elif job.kind == "notify":
+            self._notify(job)
         else:
             self._write_back(job)
 
@@ -205,6 +208,18 @@ class ServiceRuntime:
             rows = drift(history, self.components.registry, tenant, window=s.drift_window, threshold=s.drift_threshold)
             done += [f"drift alert: {r.tenant} {r.field} {r.view} PSI {r.psi}" for r in raise_alerts(history, rows)]
         return done
+
+    def _notify(self, job: Job) -> None:
+        """One outbound incident notice; a receiver that is down is retried by the queue."""
+        s = self.settings
+        secret = s.incident_webhook_secret or s.webhook_secret
+        try:
+            detail = send_notice(_payload(job, Notice), secret.get_secret_value() if secret else None,
+                                 s.incident_notice_timeout_s)  # fmt: skip
+        except NoticeFailed as exc:
+            self.queue.fail(job.lease, f"NoticeFailed: {exc}", retryable=exc.retryable)
+            return
+        self.queue.complete(job.lease, audit=("incident_notified", detail))
 
     def _write_back(self, job: Job) -> None:
         action = _payload(job, WriteBackAction)

@@ -1,11 +1,16 @@
 """Insights inside the service: signed webhook tickets run through the real app and worker feed the surge
-detector; a burst of similar tickets opens one incident for its tenant and none for another tenant."""
+detector; a burst of similar tickets opens one incident for its tenant and none for another tenant; the
+opening (and an acceptance) is announced to a local receiver on 127.0.0.1, Slack-style and signed generic
+JSON, a 500 retried by the job queue; the insights API is tenant-scoped."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +18,40 @@ from fastapi.testclient import TestClient
 from knowledge.incidents import Observation
 from service.surge_feed import SurgeFeed
 from service.worker import Worker
-from tests.signed_webhooks import post, runtime_of, service, trained_data_dir
+from tests.signed_webhooks import AUTH, post, runtime_of, service, trained_data_dir
+from tools.helpdesk.generic import verify
+
+NOTICE_SECRET = "notice-secret"
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that records each POST; its first generic POST answers 500."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, str], bytes, int]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                failing = self.path == "/generic" and not any(c[0] == "/generic" for c in receiver.calls)
+                status = 500 if failing else 200
+                receiver.calls.append((self.path, dict(self.headers), body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
 
 BURST = [
     "The checkout page shows error 502 when I pay by card",
@@ -56,8 +94,17 @@ def background(client: TestClient, tenant: str, days: int = 8) -> None:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with service(trained_data_dir(tmp_path_factory.mktemp("insights"))) as test_client:
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[TestClient]:
+    urls = {"incident_slack_urls": [f"{receiver.url}/slack"], "incident_webhook_urls": [f"{receiver.url}/generic"],
+            "incident_webhook_secret": NOTICE_SECRET, "job_retry_base_s": 0}  # fmt: skip
+    with service(trained_data_dir(tmp_path_factory.mktemp("insights")), **urls) as test_client:
         for tenant in ("acme", "globex"):
             background(test_client, tenant)
         yield test_client
@@ -89,6 +136,53 @@ def test_a_burst_of_similar_webhook_tickets_opens_one_incident_for_its_tenant_on
     assert "checkout" in incident.label or "502" in incident.label or "card" in incident.label
     assert incident.customers and sum(incident.customers.values()) == 1500.0
     assert incidents.list("globex") == []
+
+
+def test_the_opening_is_announced_signed_and_a_500_is_retried(client: TestClient, receiver: Receiver) -> None:
+    drain(client)
+    [incident] = runtime_of(client).components.incidents.list("acme")
+    slack = [c for c in receiver.calls if c[0] == "/slack"]
+    generic = [c for c in receiver.calls if c[0] == "/generic"]
+    assert len(slack) == 1 and incident.id in json.loads(slack[0][2])["text"]
+    assert [c[3] for c in generic] == [500, 200]  # the queue retried the receiver's failure
+    _, headers, body, _ = generic[1]
+    verify(NOTICE_SECRET, body, headers, now=time.time(), tolerance_s=300)  # raises when forged
+    sent = json.loads(body)
+    assert sent["event"] == "incident.opened" and sent["incident"]["id"] == incident.id
+    assert sent["incident"]["tenant"] == "acme" and sent["incident"]["members"] >= 4
+    audit = runtime_of(client).components.history.query(
+        "SELECT event, detail FROM audit WHERE event IN ('incident_notified', 'job_failed') ORDER BY seq", ()
+    )
+    events = [(r["event"], json.loads(r["detail"]).get("host", "")) for r in audit]
+    assert ("incident_notified", receiver.url) in events and any(e == "job_failed" for e, _ in events)
+    assert all("/slack" not in json.loads(r["detail"]).get("host", "") for r in audit)
+
+
+def test_the_insights_api_is_tenant_scoped(client: TestClient, receiver: Receiver) -> None:
+    acme = client.get("/api/insights/incidents", params={"tenant": "acme"}, headers=AUTH).json()["items"]
+    assert len(acme) == 1 and acme[0]["members_timeline"]
+    assert client.get("/api/insights/incidents", params={"tenant": "globex"}, headers=AUTH).json()["items"] == []
+    assert client.get("/api/insights/incidents", params={"tenant": "acme"}).status_code == 401
+    bad = client.get("/api/insights/incidents", params={"tenant": "acme", "state": "closed"}, headers=AUTH)
+    assert bad.status_code == 422 and "state" in bad.text
+    incident_id = acme[0]["id"]
+    other = client.post(f"/api/insights/incidents/{incident_id}/accept", params={"tenant": "globex"}, headers=AUTH)
+    assert other.status_code == 404
+    accepted = client.post(f"/api/insights/incidents/{incident_id}/accept", params={"tenant": "acme"},
+                           json={"by": "lead"}, headers=AUTH)  # fmt: skip
+    assert accepted.status_code == 200 and accepted.json()["state"] == "accepted"
+    assert accepted.json()["notices_queued"] == 2
+    again = client.post(f"/api/insights/incidents/{incident_id}/dismiss", params={"tenant": "acme"}, headers=AUTH)
+    assert again.status_code == 409
+    drain(client)
+    assert any(json.loads(c[2]).get("event") == "incident.accepted" for c in receiver.calls if c[0] == "/generic")
+    forecast = client.get("/api/insights/forecast", params={"tenant": "acme"}, headers=AUTH).json()["items"]
+    total = next(f for f in forecast if f["queue"] == "*")
+    assert len(total["daily"]["points"]) == 7 and sum(d["count"] for d in total["actual_daily"]) >= len(BURST)
+    assert client.get("/api/insights/forecast", params={"tenant": "nobody"}, headers=AUTH).json()["items"] == []
+    assert client.get("/api/insights/anomalies", params={"hours": 0}, headers=AUTH).status_code == 422
+    csv_text = client.get("/api/insights/accounts.csv", params={"tenant": "acme"}, headers=AUTH)
+    assert csv_text.status_code == 200 and csv_text.text.startswith("customer_id,score")
 
 
 def test_an_insights_failure_never_fails_the_triage(client: TestClient) -> None:
