@@ -18,7 +18,12 @@ if TYPE_CHECKING:
     from config.components import Components
 
 insights_app = typer.Typer(help="Emerging incidents, volume forecasts with staffing, anomalies, accounts at risk.")
-out = Console(soft_wrap=True)
+
+
+def _print(renderable: object) -> None:
+    """A console per command, sized to the terminal when it prints (tables wrap to the width they get)."""
+    Console(soft_wrap=True).print(renderable)
+
 
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="The tenant (default: CASEWORKER_TENANT).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")]
@@ -60,7 +65,7 @@ def incidents_command(
     for r in rows:
         keys = ("id", "state", "severity", "label", "members", "growth_per_hour", "customers", "mrr")
         table.add_row(*(str(r[k]) for k in keys), str(r["first_seen"])[:16])
-    out.print(table)
+    _print(table)
     return None
 
 
@@ -128,7 +133,7 @@ def forecast_command(
             peak = max((s.agents for s in f.staffing if s.at.date() == day), default=0)
             table.add_row(str(day), f"{point.mean:.1f}", f"{point.lo80:.0f}–{point.hi80:.0f}",
                           f"{point.lo95:.0f}–{point.hi95:.0f}", str(peak))  # fmt: skip
-        out.print(table)
+        _print(table)
     return None
 
 
@@ -151,7 +156,7 @@ def anomalies_command(
     for a in found:
         table.add_row(a.at.isoformat()[:16], a.queue, a.direction, str(a.actual), f"{a.expected:.1f}",
                       f"{a.lo95:.1f}–{a.hi95:.1f}")  # fmt: skip
-    out.print(table if found else f"no anomalies in the last {hours} hours for {tenant!r}")
+    _print(table if found else f"no anomalies in the last {hours} hours for {tenant!r}")
     return None
 
 
@@ -178,5 +183,5 @@ def accounts_command(
     for a in found:
         table.add_row(a.customer_id, f"{a.score:g}", f"{a.mrr:g}", str(a.tickets), "; ".join(r.text for r in a.reasons),
                       " ".join(a.ticket_ids))  # fmt: skip
-    out.print(table if found else f"no accounts with rising friction for {tenant!r}")
+    _print(table if found else f"no accounts with rising friction for {tenant!r}")
     return None
