@@ -200,3 +200,11 @@ def test_an_insights_failure_never_fails_the_triage(client: TestClient) -> None:
         assert len(done) == 2 and {j.state for j in done} == {"done"}
     finally:
         del runtime.__dict__["surge"]
+
+
+def test_the_insights_page_needs_the_same_sign_in_and_loads_no_cdn(client: TestClient) -> None:
+    assert client.get("/insights", follow_redirects=False).headers["location"] == "/review/login"
+    page = client.get("/insights", headers=AUTH)
+    assert page.status_code == 200 and 'id="volume-plot"' in page.text and "http" not in page.text.split("<body>")[0]
+    script = client.get("/static/js/insights.js").text
+    assert "/api/insights/forecast" in script and "https://" not in script and "createElementNS" in script
