@@ -26,6 +26,7 @@ from caseworker.cli_common import (
 from caseworker.cli_db import db_app
 from caseworker.cli_eval import eval_command
 from caseworker.cli_finetune import finetune_app
+from caseworker.cli_insights import insights_app
 from caseworker.cli_models import drift_command, models_app, stats_command, train_command
 from caseworker.cli_reembed import reembed_command
 from caseworker.cli_service import jobs_app, serve_command, worker_command
@@ -54,6 +55,7 @@ app.command("stats")(stats_command)
 app.command("drift")(drift_command)
 app.add_typer(db_app, name="db")
 app.add_typer(agents_app, name="agents")
+app.add_typer(insights_app, name="insights")
 llm_app = typer.Typer(help=r"Run a local OpenAI-compatible LLM server (needs the extra: pip install caseworker\[llm]).")
 app.add_typer(llm_app, name="llm")
 

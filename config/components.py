@@ -15,8 +15,12 @@ from agent.policy import PolicyConfig
 from agent.state import TriageContext
 from agent.training import Promote, TenantTrainer, TrainingOptions, TrainingReport
 from config.settings import Settings
+from insights.outreach import OutreachPolicy
+from insights.staffing import StaffingPolicy
+from insights.surge import SurgeDetector, SurgePolicy
 from knowledge.embeddings import Embedder, embedder_named
 from knowledge.history import History
+from knowledge.incidents import IncidentBook
 from knowledge.ingest import Ingest
 from knowledge.model_registry import ModelRegistry
 from knowledge.reembed import ReembedReport, reembed
@@ -140,6 +144,32 @@ class Components:
             raise ModelNotTrainedError("no labelled tickets in the history: run `caseworker ingest tickets` first")
         options = self.training_options(promote, holdout_share)
         return [self.trainer.train(name, options, progress) for name in tenants]
+
+    # --- insights ------------------------------------------------------------------------------
+    def surge_policy(self) -> SurgePolicy:
+        s = self.settings
+        return SurgePolicy(
+            window_minutes=s.surge_window_minutes, similarity=s.surge_similarity, min_size=s.surge_min_size,
+            ratio=s.surge_ratio, reference_size=s.surge_reference_size, suppress_hours=s.surge_suppress_hours,
+            attach_hours=s.surge_attach_hours, min_expected=s.surge_min_expected, high_value_mrr=s.high_value_mrr,
+        )  # fmt: skip
+
+    def staffing_policy(self) -> StaffingPolicy:
+        s = self.settings
+        return StaffingPolicy(handle_minutes=s.staffing_handle_minutes, service_level=s.staffing_service_level,
+                              answer_within_minutes=s.staffing_answer_within_minutes,
+                              occupancy_cap=s.staffing_occupancy_cap)  # fmt: skip
+
+    def outreach_policy(self, days: int = 30) -> OutreachPolicy:
+        return OutreachPolicy(days=days, high_value_mrr=self.settings.high_value_mrr)
+
+    @cached_property
+    def incidents(self) -> IncidentBook:
+        return IncidentBook(self.history)
+
+    @cached_property
+    def surge(self) -> SurgeDetector:
+        return SurgeDetector(self.incidents, self.surge_policy())
 
     # --- triage --------------------------------------------------------------------------------
     def llm(self) -> LLMClient | None:

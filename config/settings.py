@@ -100,6 +100,31 @@ class Settings(BaseSettings, *settings_models()):  # type: ignore[misc]
     #: sharpness (kNN), temperature (text model); unset keys keep tools.routing.scoring.SkillWeights' defaults.
     routing_skill: dict[str, float] = Field(default_factory=dict)
 
+    # Insights: emerging incidents (CASEWORKER_SURGE_*) and staffing (CASEWORKER_STAFFING_*), see insights/
+    #: Every triaged ticket feeds the tenant's surge detector (an insights failure never fails the triage).
+    surge_enabled: bool = True
+    surge_window_minutes: int = Field(default=120, ge=5, le=24 * 60)
+    surge_similarity: float = Field(default=0.6, gt=0, lt=1)
+    surge_min_size: int = Field(default=4, ge=2)
+    surge_ratio: float = Field(default=4.0, gt=1)
+    surge_reference_size: int = Field(default=3000, ge=50)
+    surge_suppress_hours: float = Field(default=24.0, ge=0)
+    surge_attach_hours: float = Field(default=24.0, gt=0)
+    surge_min_expected: float = Field(default=0.25, gt=0)
+    staffing_handle_minutes: float = Field(default=12.0, gt=0)
+    staffing_service_level: float = Field(default=0.8, gt=0, lt=1)
+    staffing_answer_within_minutes: float = Field(default=60.0, gt=0)
+    staffing_occupancy_cap: float = Field(default=1.0, gt=0, le=1)
+
+    #: Outbound incident notices (a proposal opened, a lead accepted it), retried by the job queue: Slack
+    #: incoming-webhook URLs, and URLs taking a signed generic JSON body (JSON lists, e.g.
+    #: CASEWORKER_INCIDENT_WEBHOOK_URLS='["https://crm.example/hook"]'), signed like our generic inbound webhook
+    #: with CASEWORKER_INCIDENT_WEBHOOK_SECRET (unset: CASEWORKER_WEBHOOK_SECRET).
+    incident_slack_urls: list[str] = Field(default_factory=list)
+    incident_webhook_urls: list[str] = Field(default_factory=list)
+    incident_webhook_secret: SecretStr | None = None
+    incident_notice_timeout_s: float = Field(default=10.0, gt=0)
+
     # LLM endpoint: any OpenAI-compatible server
     model: str | None = None
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))

@@ -2,7 +2,8 @@
 and anomalies (recent counts outside the 95 % interval of a forecast made just before them).
 
 A ticket's queue is its labelled queue, else the queue its latest triage result predicted; tickets with
-neither count toward the tenant's total only. Every query is filtered by tenant.
+neither count toward the tenant's total only. Tickets come from the history's tickets table and, for those
+the service's webhooks brought, from their first triage job. Every query is filtered by tenant.
 """
 
 from __future__ import annotations
@@ -65,12 +66,27 @@ def arrivals(history: History, tenant: str, since: datetime, until: datetime) ->
         "SELECT id, created_at, data FROM tickets WHERE tenant = ? AND created_at >= ? AND created_at < ?",
         (tenant, aware(since).isoformat(), aware(until).isoformat()),
     )
+    seen = set()
     for row in rows:
         at = datetime.fromisoformat(row["created_at"])
+        seen.add(row["id"])
         by_queue[ALL].append(at)
         queue = (json.loads(row["data"]).get("labels") or {}).get("queue") or predicted.get(row["id"])
         if queue:
             by_queue[str(queue)].append(at)
+    # Tickets the service's webhooks brought (not stored as history tickets): when their first triage job came.
+    jobs = history.query(
+        "SELECT ticket_id, MIN(created_at) AS at FROM jobs WHERE kind = 'triage' AND tenant = ? AND created_at >= ? "
+        "AND created_at < ? GROUP BY ticket_id",
+        (tenant, aware(since).isoformat(), aware(until).isoformat()),
+    )
+    for row in jobs:
+        if row["ticket_id"] is None or row["ticket_id"] in seen:
+            continue
+        at = datetime.fromisoformat(row["at"])
+        by_queue[ALL].append(at)
+        if queue := predicted.get(row["ticket_id"]):
+            by_queue[queue].append(at)
     return dict(by_queue)
 
 

@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     pass
 
 #: decision: a reviewer's approval, applied once its undo window has passed (see knowledge.reviews);
-#: retrain: a tenant's model trained again from feedback (see service.retraining).
-JobKind = Literal["triage", "writeback", "decision", "retrain"]
-JOB_KINDS: tuple[JobKind, ...] = ("triage", "writeback", "decision", "retrain")
+#: retrain: a tenant's model trained again from feedback (see service.retraining);
+#: notify: an emerging incident's outbound notice to one URL (see service.incident_notices).
+JobKind = Literal["triage", "writeback", "decision", "retrain", "notify"]
+JOB_KINDS: tuple[JobKind, ...] = ("triage", "writeback", "decision", "retrain", "notify")
 JobState = Literal["queued", "running", "done", "failed", "dead", "cancelled"]
 JOB_STATES: tuple[str, ...] = ("queued", "running", "done", "failed", "dead", "cancelled")
 

@@ -39,6 +39,14 @@ def review_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "review.html", headers={"Cache-Control": "no-store"})
 
 
+@router.get("/insights")
+def insights_page(request: Request) -> Response:
+    """Volume with the forecast band, the incident timeline and the accounts list (same sign-in as /review)."""
+    if not is_authorised(request):
+        return RedirectResponse("/review/login", status_code=303)
+    return FileResponse(STATIC_DIR / "insights.html", headers={"Cache-Control": "no-store"})
+
+
 @router.get("/review/login", response_class=HTMLResponse)
 def login_form() -> HTMLResponse:
     return HTMLResponse(_LOGIN.format(error=""))

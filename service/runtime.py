@@ -31,10 +31,12 @@ from knowledge.text import ticket_model_text
 from service.checkpoints import open_checkpointer
 from service.display import for_display, ticket_for_display
 from service.followup import content_key, continue_thread, previous_ticket
+from service.incident_notices import Notice, NoticeFailed, notify_incident, send_notice
 from service.queue import JobQueue
 from service.result_sink import JobSink
 from service.retraining import due_after_labels, due_on_schedule
 from service.review_context import ticket_context
+from service.surge_feed import SurgeFeed
 from service.webhooks.routes import EnqueueOutcome
 from tools.helpdesk.actions import WriteBackAction, WriteBackOutcome
 from tools.helpdesk.base import HelpdeskConfig
@@ -81,6 +83,10 @@ class ServiceRuntime:
         )
         self._context: TriageContext | None = None
         self._context_lock = threading.Lock()
+
+    @cached_property
+    def surge(self) -> SurgeFeed:
+        return SurgeFeed(self.components.surge, on_open=lambda found: notify_incident(self.components, found, "opened"))
 
     @cached_property
     def graph(self) -> CompiledStateGraph:
@@ -137,6 +143,8 @@ class ServiceRuntime:
             self._retrain(job)
         elif job.kind == "decision":
             self._apply_scheduled(job)
+        elif job.kind == "notify":
+            self._notify(job)
         else:
             self._write_back(job)
 
@@ -171,6 +179,8 @@ class ServiceRuntime:
         # Storing this result superseded any older pending review of the ticket: its pause will never resume.
         for stale in self.reviews.list(state="superseded", tenant=ticket.tenant, ticket_id=ticket.id):
             self.checkpointer.delete_thread(stale.job_id)
+        if self.settings.surge_enabled:  # after the job's transaction: never fails the triage (SurgeFeed logs)
+            self.surge.observe(ticket, final.get("result"), final.get("embedding"))
 
     def _retrain(self, job: Job) -> None:
         """Rebuild the tenant's routing skill profiles (reviewers' assignee picks included) and train its candidate
@@ -198,6 +208,18 @@ class ServiceRuntime:
             rows = drift(history, self.components.registry, tenant, window=s.drift_window, threshold=s.drift_threshold)
             done += [f"drift alert: {r.tenant} {r.field} {r.view} PSI {r.psi}" for r in raise_alerts(history, rows)]
         return done
+
+    def _notify(self, job: Job) -> None:
+        """One outbound incident notice; a receiver that is down is retried by the queue."""
+        s = self.settings
+        secret = s.incident_webhook_secret or s.webhook_secret
+        try:
+            detail = send_notice(_payload(job, Notice), secret.get_secret_value() if secret else None,
+                                 s.incident_notice_timeout_s)  # fmt: skip
+        except NoticeFailed as exc:
+            self.queue.fail(job.lease, f"NoticeFailed: {exc}", retryable=exc.retryable)
+            return
+        self.queue.complete(job.lease, audit=("incident_notified", detail))
 
     def _write_back(self, job: Job) -> None:
         action = _payload(job, WriteBackAction)

@@ -1,0 +1,88 @@
+// The insights page: plots drawn as inline SVG from the insights API (no CDN, no library); every text goes
+// in through textContent, never innerHTML. The session is the review page's HttpOnly cookie.
+const SVG = "http://www.w3.org/2000/svg";
+const W = 720, H = 200, PAD = 30;
+
+function el(name, attrs = {}, ns = SVG) {
+  const node = ns ? document.createElementNS(ns, name) : document.createElement(name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+}
+
+function scale(values, lo, hi) {
+  const max = Math.max(1, ...values);
+  return (v) => hi - (v / max) * (hi - lo);
+}
+
+function volumePlot(item) {
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `volume of queue ${item.queue}` });
+  const actual = item.actual_daily.map((d) => d.count);
+  const points = item.daily.points;
+  const n = actual.length + points.length;
+  const x = (i) => PAD + (i * (W - 2 * PAD)) / Math.max(1, n - 1);
+  const y = scale([...actual, ...points.map((p) => p.hi95)], PAD, H - PAD);
+  const band = points.map((p, i) => `${x(actual.length + i)},${y(p.hi95)}`)
+    .concat(points.slice().reverse().map((p, i) => `${x(n - 1 - i)},${y(p.lo95)}`));
+  svg.append(el("polygon", { points: band.join(" "), class: "band", fill: "#cfe3ff" }));
+  svg.append(el("polyline", { points: points.map((p, i) => `${x(actual.length + i)},${y(p.mean)}`).join(" "),
+    fill: "none", stroke: "#2a6fdb", "stroke-dasharray": "4 3" }));
+  svg.append(el("polyline", { points: actual.map((v, i) => `${x(i)},${y(v)}`).join(" "), fill: "none", stroke: "#222" }));
+  actual.forEach((v, i) => svg.append(el("circle", { cx: x(i), cy: y(v), r: 2.5, class: "point", "data-count": v })));
+  return svg;
+}
+
+function incidentsPlot(items) {
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "incident timeline" });
+  const times = items.flatMap((i) => i.members_timeline.map((m) => Date.parse(m.at)));
+  if (!times.length) return svg;
+  const t0 = Math.min(...times), t1 = Math.max(...times, t0 + 1);
+  const x = (t) => PAD + ((t - t0) * (W - 2 * PAD)) / (t1 - t0);
+  items.forEach((inc, row) => {
+    const yRow = PAD + row * 24;
+    const label = el("text", { x: 4, y: yRow - 6, "font-size": 11 });
+    label.textContent = `${inc.label} (${inc.members})`;
+    svg.append(label);
+    inc.members_timeline.forEach((m, k) => svg.append(el("circle", { cx: x(Date.parse(m.at)), cy: yRow, r: 3 + Math.min(k, 6) / 2,
+      class: "point", fill: inc.state === "dismissed" ? "#999" : "#d9534f" })));
+  });
+  return svg;
+}
+
+async function get(path) {
+  const res = await fetch(path, { credentials: "same-origin" });
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
+async function load() {
+  const tenant = document.getElementById("tenant").value.trim();
+  const q = tenant ? `?tenant=${encodeURIComponent(tenant)}` : "";
+  const status = document.getElementById("insights-status");
+  try {
+    const [forecast, incidents, accounts] = await Promise.all([
+      get(`/api/insights/forecast${q}`), get(`/api/insights/incidents${q}`), get(`/api/insights/accounts${q}`)]);
+    const total = forecast.items.find((f) => f.queue === forecast.all_queues);
+    document.getElementById("volume-plot").replaceChildren(...(total ? [volumePlot(total)] : []));
+    document.getElementById("incidents-plot").replaceChildren(incidentsPlot(incidents.items));
+    document.getElementById("incidents-list").replaceChildren(...incidents.items.map((i) => {
+      const li = el("li", {}, null);
+      li.textContent = `${i.severity} ${i.state}: ${i.label} · ${i.members} tickets · ${i.customers} customers`;
+      return li;
+    }));
+    document.querySelector("#accounts tbody").replaceChildren(...accounts.items.map((a) => {
+      const tr = el("tr", {}, null);
+      for (const text of [a.customer_id, a.score, a.mrr, a.reasons.map((r) => r.text).join("; "), a.ticket_ids.join(" ")]) {
+        const td = el("td", {}, null);
+        td.textContent = String(text);
+        tr.append(td);
+      }
+      return tr;
+    }));
+    status.textContent = `tenant ${forecast.tenant}: ${incidents.items.length} incident(s), ${accounts.items.length} account(s)`;
+  } catch (err) {
+    status.textContent = String(err.message || err);
+  }
+}
+
+document.getElementById("insights-filters").addEventListener("submit", (event) => { event.preventDefault(); load(); });
+load();

@@ -1,0 +1,54 @@
+"""Feeds each stored triage result to the tenant's surge detector (insights/surge.py), after the job's own
+transaction: the triage is done whatever happens here, so an insights failure is logged, never raised.
+
+A proposal that opens is handed to `on_open` (the outbound incident notices, service/incident_notices.py).
+One lock serialises the detector: its per-tenant window is in memory and worker threads share it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from agent.schemas import TriageResult
+from insights.series import aware
+from insights.surge import SurgeDetector
+from knowledge.incidents import Incident, Observation
+from knowledge.schemas import Ticket
+
+log = logging.getLogger(__name__)
+
+OnOpen = Callable[[Incident], None]
+
+
+def observation(ticket: Ticket, result: TriageResult, embedding: list[float]) -> Observation:
+    category = result.classification.category.value if result.classification.category else None
+    customer = ticket.customer
+    return Observation(
+        tenant=ticket.tenant, ticket_id=ticket.id, at=aware(result.triaged_at), vector=embedding,
+        text=f"{ticket.subject}\n{ticket.body}"[:500], category=str(category) if category else None,
+        customer_id=customer.id if customer else None, mrr=customer.mrr if customer else None,
+    )  # fmt: skip
+
+
+class SurgeFeed:
+    def __init__(self, detector: SurgeDetector, on_open: OnOpen | None = None) -> None:
+        self.detector = detector
+        self.on_open = on_open
+        self._lock = threading.Lock()
+
+    def observe(self, ticket: Ticket, result: TriageResult | None, embedding: list[float] | None) -> Incident | None:
+        """The incident the ticket opened or joined, else None (also when anything here fails: logged)."""
+        if result is None or not embedding:
+            return None
+        try:
+            obs = observation(ticket, result, embedding)
+            with self._lock:
+                incident = self.detector.observe(obs)
+            if incident is not None and incident.opened_at == obs.at and self.on_open is not None:
+                self.on_open(incident)
+            return incident
+        except Exception:  # insights must never fail the triage job that stored its result already
+            log.exception("surge detection failed for %s/%s", ticket.tenant, ticket.id)
+            return None
