@@ -15,7 +15,7 @@ Simulation (its assumptions):
 Prints recall for bursts of 5–7 and of 8+ messages, detection delay (burst messages arrived when the
 proposal opened: median, 90th percentile), false alarms per simulated week, and throughput.
 
-    .venv/bin/python benchmarks/surge_replay.py [--similarity 0.6 --min-size 4 --ratio 4 --min-expected 0.25]
+    .venv/bin/python benchmarks/surge_replay.py [--similarity 0.6 --min-size 5 --ratio 8 --min-expected 0.5]
 """
 
 from __future__ import annotations
