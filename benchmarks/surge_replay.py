@@ -15,7 +15,7 @@ Simulation (its assumptions):
 Prints recall for bursts of 5–7 and of 8+ messages, detection delay (burst messages arrived when the
 proposal opened: median, 90th percentile), false alarms per simulated week, and throughput.
 
-    .venv/bin/python benchmarks/surge_replay.py [--similarity 0.6 --min-size 4 --ratio 4]
+    .venv/bin/python benchmarks/surge_replay.py [--similarity 0.6 --min-size 5 --ratio 8 --min-expected 0.5]
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--similarity", type=float, default=SurgePolicy().similarity)
     parser.add_argument("--min-size", type=int, default=SurgePolicy().min_size)
     parser.add_argument("--ratio", type=float, default=SurgePolicy().ratio)
+    parser.add_argument("--min-expected", type=float, default=SurgePolicy().min_expected)
     parser.add_argument("--labelled", action="store_true", help="give the detector each message's intent")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -98,7 +99,8 @@ def main() -> None:
     vectors = local_embedder().embed(texts)
     print(f"embedded {len(texts)} BANKING77 messages in {time.perf_counter() - started:.0f}s")
     events, bursts = _stream(args, intents, rng)
-    policy = SurgePolicy(similarity=args.similarity, min_size=args.min_size, ratio=args.ratio)
+    policy = SurgePolicy(similarity=args.similarity, min_size=args.min_size, ratio=args.ratio,
+                         min_expected=args.min_expected)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         history = History(Path(tmp) / "history.sqlite3")
         detector = SurgeDetector(IncidentBook(history), policy)
@@ -131,6 +133,7 @@ def main() -> None:
 def _report(args, events, bursts, delay, false_alarms, took, incidents) -> None:  # type: ignore[no-untyped-def]
     print(f"{len(events)} messages over {1 + args.weeks} simulated weeks (1 warm-up), {len(bursts)} bursts; "
           f"policy similarity={args.similarity} min_size={args.min_size} ratio={args.ratio} "
+          f"min_expected={args.min_expected} "
           f"labelled={args.labelled}; {len(events) / took:.0f} messages/s through the detector (SQLite)")  # fmt: skip
     for label, low, high in (("5-7", 5, 7), ("8+", 8, 30)):
         ids = [b for b, size in enumerate(bursts) if low <= size <= high]

@@ -37,15 +37,15 @@ _STOP = frozenset(_STOP_WORDS.split())
 class SurgePolicy(BaseModel):
     window_minutes: int = Field(default=120, ge=5, le=24 * 60)
     similarity: float = Field(default=0.6, gt=0, lt=1)
-    min_size: int = Field(default=4, ge=2)
-    ratio: float = Field(default=4.0, gt=1)
+    min_size: int = Field(default=5, ge=2)
+    ratio: float = Field(default=8.0, gt=1)
     reference_size: int = Field(default=3000, ge=50)
     #: A dismissed incident's cluster opens no new proposal for this long.
     suppress_hours: float = Field(default=24.0, ge=0)
     #: Incidents take new members while their last one is at most this old.
     attach_hours: float = Field(default=24.0, gt=0)
     #: The expected count never goes below this (a kind never seen before is not infinitely surprising).
-    min_expected: float = Field(default=0.25, gt=0)
+    min_expected: float = Field(default=0.5, gt=0)
     high_value_mrr: float = Field(default=2000, ge=0)
 
 
