@@ -19,9 +19,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from evals.ranking import derived_roster, ranking_baselines
+from knowledge.roster import Roster
 from knowledge.schemas import Ticket
+from tools.routing.build import store_tenant_profiles
 from tools.routing.profiles import resolved_at
+
+if TYPE_CHECKING:
+    from config.components import Components
+    from evals.datasets import EvalDataset
 
 
 def aware(value: datetime) -> datetime:
@@ -87,6 +95,51 @@ def refresh_schedule(
         scored = frozenset(source_ids[i] for i in rows)
         windows.append(RefreshWindow(at=at, added=known_at(period, at, scored), rows=rows))
     return windows
+
+
+def schedule_for(dataset: EvalDataset, days: int | None) -> list[RefreshWindow]:
+    """The eval's refresh windows over its test rows (none without `days` or a person field)."""
+    if days is None or not dataset.person_fields or not dataset.test:
+        return []
+    created = [c.ticket.created_at for c in dataset.test]
+    sources = [c.source_id for c in dataset.test]
+    return refresh_schedule(training_cut(dataset.train), created, sources, dataset.period, days)
+
+
+def rebuild_routing(
+    workspace: Components, window: RefreshWindow, train: Sequence[Ticket], person_fields: Sequence[str]
+) -> None:
+    """What the scheduled retrain does at `window.at`: profiles from the history known then, stored as each
+    tenant's newest version (the graph's routing step picks it up); whoever resolved a ticket by then is an
+    agent (the eval's roster is derived from the history, no capacity or shifts)."""
+    s = workspace.settings
+    history = window.history(train)
+    Roster(workspace.history).upsert(derived_roster(window.added, person_fields))
+    for tenant in sorted({t.tenant for t in history}):
+        mine = [t for t in history if t.tenant == tenant]
+        store_tenant_profiles(workspace.history, workspace.store, workspace.embedder, tenant, mine,
+                              s.routing_person_label, s.routing_half_life_days)  # fmt: skip
+
+
+def refreshed_baselines(
+    train: Sequence[Ticket], windows: Sequence[RefreshWindow], rows: Sequence[int], tests: Sequence[Ticket], name: str
+) -> dict[str, list[list[str]]]:
+    """Every ranking baseline refit at each refresh point on that point's history, for the test rows it scores.
+
+    `rows` are the test-row indices scoring `name` and `tests` their tickets (same order); lists come back in
+    that order."""
+    position = {row: j for j, row in enumerate(rows)}
+    out: dict[str, list[list[str]]] = {}
+    for window in windows:
+        mine = [i for i in window.rows if i in position]
+        if not mine:
+            continue
+        fitted = ranking_baselines(window.history(train), [tests[position[i]] for i in mine], name)
+        for baseline, lists in fitted.items():
+            slot = out.setdefault(baseline, [[] for _ in rows])
+            for i, ranked in zip(mine, lists, strict=True):
+                slot[position[i]] = ranked
+    return out
 
 
 def protocol_note(days: int, windows: Sequence[RefreshWindow], n_train: int) -> str:
