@@ -220,3 +220,24 @@ def test_refresh_needs_a_time_split(tmp_path: Path) -> None:
     path = _csv(tmp_path / "bugs.csv", _refresh_rows())
     with pytest.raises(ValueError, match="refresh_days needs a time split"):
         DatasetSpec(train=path, map=MAP, person_fields=["assignee"], refresh_days=30)
+
+
+def test_suite_refresh_days_and_the_cli_override(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from caseworker.cli_eval import eval_command
+
+    _csv(tmp_path / "bugs.csv", _refresh_rows())
+    suite = tmp_path / "bugs.toml"
+    mapping = ", ".join(f'"{m}"' for m in [*MAP, "resolved_at=resolutiondate"])
+    suite.write_text(f"""name = "bugs"\ndata_root = "{tmp_path}"\n[dataset]\ntrain = "bugs.csv"\nmap = [{mapping}]
+split = "time"\nperson_fields = ["assignee"]\nexclude_self_assigned = true\nrefresh_days = 10\n[run]\nworkers = 1\n""")
+    app = typer.Typer()
+    app.command("eval")(eval_command)
+    app.callback()(lambda: None)
+    for extra, refreshed in (([], True), (["--refresh-days", "0"], False)):
+        out = tmp_path / f"out-{refreshed}"
+        result = CliRunner().invoke(app, ["eval", str(suite), "--out", str(out), *extra], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert ("routing refresh every 10 days" in (out / "report.md").read_text()) is refreshed
