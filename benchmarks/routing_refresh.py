@@ -6,9 +6,10 @@ schedule), on the Apache Hive time split.
 
 Data: ../shared/data/apache_jira_hive/hive_bugs.csv (exits 0 with "skipped: ..." when absent). Test rows
 are the `hive_routing` suite's: the newest 20 % of assigned bugs, minus those assigned to their reporter.
-A rebuild at time t adds the test-period bugs resolved before t (with their assignee; self-assigned
-ones too, as history) to the training set; nothing resolved later is used. Each test bug is routed with
-the profiles of the latest rebuild before its creation, through the product's code (build_profiles,
+The schedule is evals/refresh.py's, the one `caseworker eval --refresh-days` uses: a rebuild at time t adds
+the test-period bugs resolved by t (with their assignee; self-assigned ones too, as history) to the training
+set; nothing resolved later is used. Each test bug is routed with the profiles of the latest rebuild at or
+before its creation, through the product's code (build_profiles,
 decide_routing) with the roster derived from the history (no capacity or shifts), as in the eval.
 Printed: top-1/5/10 and MRR@10 for both modes, overall and per 5-month period after the cut.
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -27,23 +27,19 @@ sys.path.insert(0, str(REPO))
 
 from evals.datasets import DatasetSpec, TestCase, load_dataset  # noqa: E402
 from evals.ranking import ranking_scores  # noqa: E402
+from evals.refresh import aware, refresh_schedule, training_cut  # noqa: E402
 from evals.runner import CachedEmbedder  # noqa: E402
 from knowledge.embeddings import local_embedder  # noqa: E402
-from knowledge.importers import parse_mapping, read_tickets  # noqa: E402
 from knowledge.roster import Agent  # noqa: E402
 from knowledge.schemas import Ticket  # noqa: E402
 from knowledge.text import model_text  # noqa: E402
 from tools.routing.policy import RoutingFacts, decide_routing  # noqa: E402
-from tools.routing.profiles import TenantProfiles, build_profiles, resolved_at, skill_values  # noqa: E402
+from tools.routing.profiles import TenantProfiles, build_profiles, skill_values  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "apache_jira_hive" / "hive_bugs.csv"
 MAP = ["id=key", "text=summary,description", "created_at=created", "resolved_at=resolutiondate",
        "customer_id=reporter", "tags=components", "assignee=assignee"]  # fmt: skip
 PERIOD_DAYS = 150
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _profiles(history: list[Ticket], embedder: CachedEmbedder) -> TenantProfiles:
@@ -54,7 +50,7 @@ def _profiles(history: list[Ticket], embedder: CachedEmbedder) -> TenantProfiles
 def _rank(case: TestCase, profiles: TenantProfiles, vector: np.ndarray) -> list[str]:
     ticket = case.ticket
     facts = RoutingFacts(
-        now=_aware(ticket.created_at),  # type: ignore[arg-type]
+        now=aware(ticket.created_at),  # type: ignore[arg-type]
         embedding=vector.tolist(), skills=skill_values(ticket), text=model_text(ticket.subject, ticket.body),
         requester=frozenset({ticket.customer.id} if ticket.customer and ticket.customer.id else ()),
     )  # fmt: skip
@@ -71,24 +67,21 @@ def main() -> None:
         print(f"skipped: {DATA} is absent (see ../shared/data/README.md)")
         return
     everything = load_dataset(DatasetSpec(train=DATA, map=MAP, split="time", person_fields=["assignee"]))
-    raw = {t.id: t for t in read_tickets(DATA, parse_mapping(MAP)).tickets}  # with their resolution dates
     embedder = CachedEmbedder(local_embedder(2), args.embedding_cache)
     train = everything.train
-    cut = max(_aware(t.created_at) for t in train if t.created_at)
+    cut = training_cut(train)
     cases = [c for c in everything.test if not (c.ticket.customer and c.truth["assignee"] == c.ticket.customer.id)]
-    later = [raw[c.source_id] for c in everything.test]
+    later = everything.period  # the test period as read, with labels and resolution dates
     vectors = embedder.embed([model_text(c.ticket.subject, c.ticket.body) for c in cases])
     frozen = _profiles(train, embedder)
     ranked = {"frozen at the cut": [_rank(c, frozen, v) for c, v in zip(cases, vectors, strict=True)]}
-    created = [_aware(c.ticket.created_at) for c in cases]  # type: ignore[arg-type]
+    created = [aware(c.ticket.created_at) for c in cases]  # type: ignore[arg-type]
     refreshed: dict[int, list[str]] = {}
-    current, rebuilt_at = frozen, cut
-    for i in sorted(range(len(cases)), key=created.__getitem__):
-        while created[i] - rebuilt_at >= timedelta(days=args.refresh_days):
-            rebuilt_at += timedelta(days=args.refresh_days)
-            known = [t for t in later if (done := resolved_at(t)) is not None and done <= rebuilt_at]
-            current = _profiles(train + known, embedder)
-        refreshed[i] = _rank(cases[i], current, vectors[i])
+    sources = [c.source_id for c in cases]
+    for window in refresh_schedule(cut, created, sources, later, args.refresh_days):
+        current = _profiles(window.history(train), embedder)
+        for i in window.rows:
+            refreshed[i] = _rank(cases[i], current, vectors[i])
     ranked[f"rebuilt every {args.refresh_days} days"] = [refreshed[i] for i in range(len(cases))]
     embedder.save()
     truth = [c.truth["assignee"] for c in cases]

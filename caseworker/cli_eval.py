@@ -219,6 +219,14 @@ def eval_command(
     exclude_self_assigned: Annotated[
         bool | None, typer.Option(help="Score person labels only on tickets not assigned to their own requester.")
     ] = None,
+    refresh_days: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Time split: rebuild routing profiles and refit the ranking baselines every N days of the test "
+            "period from what was resolved by then (a scheduled retrain); 0 = frozen at the cut.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate triage on labelled tickets: an isolated store is built from --train, --test is triaged
     through the real graph, and report.json/.md/.html are written to --out. Exits 1 when a bar is missed."""
@@ -269,6 +277,8 @@ def eval_command(
                 "person_fields": person,
                 "exclude_self_assigned": exclude_self_assigned,
             }
+            if refresh_days is not None:
+                data["refresh_days"] = refresh_days or None
             data.update({k: v for k, v in dataset_options.items() if v is not None})
             data["values"] = merge_value_maps(
                 [config.dataset.value_map(), value_map], "the suite's [dataset.values] and --values"
@@ -292,6 +302,7 @@ def eval_command(
                 test_fraction=test_share or 0.2,
                 person_fields=person or [],
                 exclude_self_assigned=bool(exclude_self_assigned),
+                refresh_days=refresh_days or None,
             )
             config = RunConfig(dataset=spec, settings=overrides, **{k: v for k, v in options.items() if v is not None})
     except (SuiteError, ValidationError, ValueMapError) as exc:

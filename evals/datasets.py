@@ -87,6 +87,9 @@ class DatasetSpec(BaseModel):
     #: Score a person field only on tickets routed by someone else: drop test rows whose person is the
     #: ticket's requester (customer id), i.e. self-assigned tickets.
     exclude_self_assigned: bool = False
+    #: Time split only: rebuild the routing profiles and refit the ranking baselines every N days of the test
+    #: period from the training rows plus the test-period rows resolved by then (evals/refresh.py); None = frozen.
+    refresh_days: int | None = Field(default=None, ge=1)
 
     @field_validator("values", mode="before")
     @classmethod
@@ -102,6 +105,8 @@ class DatasetSpec(BaseModel):
     def _check(self) -> DatasetSpec:
         if self.resolved_format() == "tabular" and not self.map:
             raise ValueError("tabular datasets need a column mapping (--map text=COLUMN --map LABEL=COLUMN)")
+        if self.refresh_days is not None and (self.split != "time" or self.test is not None):
+            raise ValueError("refresh_days needs a time split of one file (split = 'time', no test file)")
         return self
 
     def resolved_format(self) -> Literal["tabular", "clinc"]:
@@ -130,6 +135,9 @@ class EvalDataset:
     #: FIELD -> our label -> the user's own names for it (only labels renamed on the way in)
     label_names: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     person_fields: list[str] = field(default_factory=list)
+    #: A time split's whole test period as read (labels and resolution times kept, self-assigned rows too):
+    #: what a deployment learns of as it goes (evals/refresh.py). Empty for other splits.
+    period: list[Ticket] = field(default_factory=list)
 
     def known_labels(self, name: str) -> set[str]:
         return {t.labels[name] for t in self.train if name in t.labels} | {
@@ -167,6 +175,7 @@ def load_dataset(spec: DatasetSpec) -> EvalDataset:
     if spec.escalation_label:
         # The escalation truth is scored against the decision, never learned as a field.
         train = [_without_label(t, spec.escalation_label) for t in train]
+    period = [_strip_slices(t) for t in test_rows] if spec.split == "time" and spec.test is None else []
     if spec.limit_test is not None and len(test_rows) > spec.limit_test:
         rng = random.Random(spec.seed)
         test_rows = sorted(rng.sample(test_rows, spec.limit_test), key=lambda t: t.id)
@@ -183,6 +192,7 @@ def load_dataset(spec: DatasetSpec) -> EvalDataset:
         notes=notes,
         label_names=names.inverse(),
         person_fields=persons,
+        period=period,
     )
 
 

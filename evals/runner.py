@@ -28,6 +28,7 @@ from config.settings import Settings
 from evals.baselines import BASELINES, BaselinePredictions, majority, tfidf_lr
 from evals.datasets import DatasetSpec, EvalDataset, TestCase, load_dataset
 from evals.ranking import derived_roster, ranking_baselines
+from evals.refresh import RefreshWindow, protocol_note, rebuild_routing, refreshed_baselines, schedule_for
 from knowledge.embeddings import Embedder
 from knowledge.roster import Roster
 from knowledge.text import model_text
@@ -107,6 +108,8 @@ class RunRecord:
     notes: list[str] = field(default_factory=list)
     #: person field -> baseline -> ranked lists for the rows scoring that field (in `scored_rows` order)
     rankings: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
+    #: With `refresh_days`: the refresh points, the history each added and the test rows each scored.
+    refresh: list[RefreshWindow] = field(default_factory=list)
 
 
 class CachedEmbedder:
@@ -196,16 +199,18 @@ def _outcome(case: TestCase, result: TriageResult, fields: Sequence[str], person
     )
 
 
-def _triage_all(
-    workspace: Components, dataset: EvalDataset, workers: int, advance: Callable[[int], None]
-) -> list[Outcome]:
-    context = workspace.context()
-    outcomes: list[Outcome | None] = [None] * len(dataset.test)
+def _warm_up(workspace: Components, dataset: EvalDataset) -> None:
     if dataset.test:
         # The first triage loads the language-id model, tokenizer and compiles the graph (seconds); a
         # throw-away warm-up keeps that one-off cost out of the latency percentiles.
         warm = dataset.test[0].ticket
-        triage(warm.model_copy(update={"id": "eval-warm-up"}), context)
+        triage(warm.model_copy(update={"id": "eval-warm-up"}), workspace.context())
+
+
+def _triage_rows(
+    workspace: Components, dataset: EvalDataset, rows: Sequence[int], workers: int, advance: Callable[[int], None]
+) -> dict[int, Outcome]:
+    context = workspace.context()
 
     def one(index: int) -> Outcome:
         case = dataset.test[index]
@@ -216,12 +221,32 @@ def _triage_all(
             latency = (time.perf_counter() - started) * 1000
             return Outcome(case, {}, None, None, False, 0.0, latency, error=f"{type(exc).__name__}: {exc}")
 
+    out: dict[int, Outcome] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eval-triage") as pool:
-        futures = {pool.submit(one, i): i for i in range(len(dataset.test))}
+        futures = {pool.submit(one, i): i for i in rows}
         for future in as_completed(futures):
-            outcomes[futures[future]] = future.result()
+            out[futures[future]] = future.result()
             advance(1)
-    return [o for o in outcomes if o is not None]
+    return out
+
+
+def _triage_all(
+    workspace: Components,
+    dataset: EvalDataset,
+    workers: int,
+    advance: Callable[[int], None],
+    windows: Sequence[RefreshWindow] = (),
+) -> list[Outcome]:
+    """Every test row through the graph; with refresh windows, each window's rows after its profiles are stored."""
+    _warm_up(workspace, dataset)
+    if not windows:
+        done = _triage_rows(workspace, dataset, range(len(dataset.test)), workers, advance)
+    else:
+        done = {}
+        for window in windows:
+            rebuild_routing(workspace, window, dataset.train, dataset.person_fields)
+            done.update(_triage_rows(workspace, dataset, window.rows, workers, advance))
+    return [done[i] for i in range(len(dataset.test))]
 
 
 def scored_rows(outcomes: Sequence[Outcome], name: str) -> list[int]:
@@ -262,6 +287,9 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
         f"{len(dataset.train)} training / {len(dataset.test)} test tickets; fields: {', '.join(dataset.fields)}"
     )
     notes = list(dataset.notes)
+    windows = schedule_for(dataset, config.dataset.refresh_days)
+    if windows:
+        notes.append(protocol_note(config.dataset.refresh_days or 0, windows, len(dataset.train)))
     if dataset.person_fields:
         # The routing step learns who resolved what from the same label the eval scores.
         overrides.setdefault("routing_person_label", dataset.person_fields[0])
@@ -315,7 +343,7 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
                 timings["embed_test"] = time.perf_counter() - phase
                 phase = time.perf_counter()
             outcomes = _triage_all(
-                workspace, dataset, config.workers, hooks.stage("Triaging test set", len(dataset.test))
+                workspace, dataset, config.workers, hooks.stage("Triaging test set", len(dataset.test)), windows
             )
             timings["triage"] = time.perf_counter() - phase
         finally:
@@ -332,8 +360,13 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
         hooks.stage("Training baselines", None)
         baselines = _baselines(dataset, outcomes, config.seed)
         for name in dataset.person_fields:
-            tests = [outcomes[i].case.ticket for i in scored_rows(outcomes, name)]
-            rankings[name] = ranking_baselines(dataset.train, tests, name)
+            rows = scored_rows(outcomes, name)
+            tests = [outcomes[i].case.ticket for i in rows]
+            rankings[name] = (
+                refreshed_baselines(dataset.train, windows, rows, tests, name)
+                if windows
+                else ranking_baselines(dataset.train, tests, name)
+            )
         timings["baselines"] = time.perf_counter() - phase
     timings["total"] = time.perf_counter() - started
     return RunRecord(
@@ -346,6 +379,7 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
         timings_s={k: round(v, 2) for k, v in timings.items()},
         notes=notes,
         rankings=rankings,
+        refresh=windows,
     )
 
 
