@@ -202,6 +202,14 @@ class TenantTrainer:
         self.embedder = embedder
         self.registry = registry
 
+    def _unique_version(self, version: str) -> str:
+        """The same data trained twice within one second (a retrain right after `reembed`) gets `-2`, `-3`…"""
+        candidate, n = version, 1
+        while self.registry.get(candidate) is not None:
+            n += 1
+            candidate = f"{version}-{n}"
+        return candidate
+
     def train(self, tenant: str, options: TrainingOptions, progress: Progress | None = None) -> TrainingReport:
         report: Progress = progress or (lambda _m: None)
         data = labelled_history(self.history, self.store, self.embedder, tenant, exclude=options.exclude_fields)
@@ -233,7 +241,7 @@ class TenantTrainer:
             embedding_model_id=self.embedder.model_id,
         )
         # Versions are unique across tenants too: two tenants with the same history train the same data.
-        model.version = f"{model.version}-{hashlib.sha256(tenant.encode()).hexdigest()[:6]}"
+        model.version = self._unique_version(f"{model.version}-{hashlib.sha256(tenant.encode()).hexdigest()[:6]}")
         model.meta.update({"version": model.version, "tenant": tenant, "skipped_fields": skipped,
                            "trained_until": data.order_keys[cut - 1]})  # fmt: skip
         held = predict_rows(model, data.texts[cut:], data.embeddings[cut:])

@@ -160,3 +160,11 @@ def test_a_running_worker_switches_to_a_new_champion_without_restart(trained_wor
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_training_the_same_data_twice_in_one_second_gets_two_versions(trained_workspace: Components) -> None:
+    first = trained_workspace.train(promote="always")[0].version
+    second = trained_workspace.train(promote="always")[0].version
+    third = trained_workspace.train(promote="always")[0].version
+    assert len({first, second, third}) == 3
+    assert trained_workspace.registry.champion_version("default") == third
