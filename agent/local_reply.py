@@ -16,7 +16,7 @@ from prompts.loader import Phrasebook, render
 _NEGATIVE = frozenset({"negative", "very_negative"})
 
 
-def _strip_title(chunk_text: str, title: str) -> str:
+def strip_title(chunk_text: str, title: str) -> str:
     # Chunks carry their article title as a first line so they embed well alone; a reply doesn't need it.
     lines = chunk_text.strip().splitlines()
     while lines and (not lines[0].strip() or lines[0].lstrip("# ").strip() == title.strip()):
@@ -66,7 +66,7 @@ def _grounded_reply(
 ) -> tuple[Draft, dict[str, str]]:
     decision = state["decision"]
     category = state["classification"].category
-    answer = markdown_to_text(_strip_title(state["kb_texts"].get(article.chunk_id, article.excerpt), article.title))
+    answer = markdown_to_text(strip_title(state["kb_texts"].get(article.chunk_id, article.excerpt), article.title))
     body = render(
         "local_draft",
         greeting=_greeting(state, phrases),

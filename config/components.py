@@ -204,16 +204,21 @@ class Components:
             ),
         )
 
-    def context(self) -> TriageContext:
+    def policy(self, taxonomy: Taxonomy | None = None) -> PolicyConfig:
         s = self.settings
-        taxonomy = self.taxonomy
-        policy = PolicyConfig(
+        taxonomy = taxonomy or self.taxonomy
+        return PolicyConfig(
             auto_apply_confidence=s.auto_apply_confidence,
             strong_kb_match=s.strong_kb_match,
             novelty_similarity=s.novelty_similarity,
             high_value_mrr=s.high_value_mrr,
             auto_resolvable_categories=taxonomy.auto_resolvable if taxonomy else frozenset(),
         )
+
+    def context(self) -> TriageContext:
+        s = self.settings
+        taxonomy = self.taxonomy
+        policy = self.policy(taxonomy)
         return TriageContext(
             history=self.history,
             retriever=Retriever(self.store, self.embedder),

@@ -124,6 +124,11 @@ class Settings(BaseSettings, *settings_models()):  # type: ignore[misc]
     incident_webhook_urls: list[str] = Field(default_factory=list)
     incident_webhook_secret: SecretStr | None = None
     incident_notice_timeout_s: float = Field(default=10.0, gt=0)
+    #: The accounts-at-risk list for a CRM (`caseworker insights accounts --notify`, POST
+    #: /api/insights/accounts/notify): URLs taking the same signed generic JSON, as a JSON list, signed with
+    #: CASEWORKER_CRM_WEBHOOK_SECRET (unset: the incident notices' secret, then CASEWORKER_WEBHOOK_SECRET).
+    crm_webhook_urls: list[str] = Field(default_factory=list)
+    crm_webhook_secret: SecretStr | None = None
 
     # LLM endpoint: any OpenAI-compatible server
     model: str | None = None

@@ -28,6 +28,7 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("surge_observations", "tenant, ticket_id"),
     ("incidents", "id"),
     ("incident_members", "incident_id, ticket_id"),
+    ("incident_broadcasts", "incident_id"),
 )
 #: Tables a database keeps of its own (what was applied to it), never copied.
 OWN_TABLES = ("schema_migrations",)

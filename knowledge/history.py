@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from knowledge.assignments import ASSIGNMENTS_SCHEMA
 from knowledge.db import Database, Tx, open_database
 from knowledge.escalations import ESCALATIONS_SCHEMA, insert_escalation
+from knowledge.incident_broadcasts import BROADCASTS_SCHEMA
 from knowledge.incidents import INCIDENTS_SCHEMA
 from knowledge.jobs import JOBS_SCHEMA, JobLease, LeaseLost, NewJob, complete_job, insert_job
 from knowledge.migrations import migrate
@@ -111,6 +112,7 @@ class History:
             + ROSTER_SCHEMA
             + ASSIGNMENTS_SCHEMA
             + INCIDENTS_SCHEMA
+            + BROADCASTS_SCHEMA
         )
         migrate(self.db)
 

@@ -215,6 +215,15 @@ class IncidentBook:
         )
         return Incident(**{**data, "centroid": json.loads(data["centroid"]), "members": [dict(m) for m in members]})
 
+    def member_texts(self, tenant: str, incident_id: str, limit: int = 5) -> list[str]:
+        """The first members' texts (subject and body, as observed), the earliest first."""
+        rows = self.history.query(
+            "SELECT o.text FROM incident_members m JOIN surge_observations o ON o.tenant = m.tenant AND "
+            "o.ticket_id = m.ticket_id WHERE m.tenant = ? AND m.incident_id = ? ORDER BY m.at, m.ticket_id LIMIT ?",
+            (tenant, incident_id, limit),
+        )
+        return [str(r["text"]) for r in rows]
+
     def decide(self, tenant: str, incident_id: str, state: Literal["accepted", "dismissed"], by: str | None,
                at: datetime, suppress_until: datetime | None = None) -> Incident:  # fmt: skip
         """Accept or dismiss an open incident (IncidentConflict otherwise; KeyError when the tenant has none)."""

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from knowledge.db import Database, Tx, table_columns
 from knowledge.escalations import backfill_escalations
+from knowledge.incident_broadcasts import migrate_broadcasts
 from knowledge.incidents import migrate_incidents
 from knowledge.jobs import migrate_jobs
 from knowledge.reviews import migrate_review_grounding, migrate_reviews
@@ -71,6 +72,7 @@ MIGRATIONS: tuple[tuple[int, str, Step], ...] = (
     (5, "escalations of results stored before the table existed", backfill_escalations),
     (6, "reviews.grounded and grounding_note, from the stored draft", migrate_review_grounding),
     (7, "surge observations, incidents and their members", migrate_incidents),
+    (8, "incident broadcasts", migrate_broadcasts),
 )
 LATEST = MIGRATIONS[-1][0]
 

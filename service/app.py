@@ -12,7 +12,17 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from config.settings import Settings
-from service import escalations_api, health, insights_api, metrics, pages, review_api, roster_api, stats_api
+from service import (
+    escalations_api,
+    health,
+    incident_broadcast_api,
+    insights_api,
+    metrics,
+    pages,
+    review_api,
+    roster_api,
+    stats_api,
+)
 from service.pages import STATIC_DIR
 from service.runtime import ServiceRuntime
 from service.same_origin import SameOriginGuard
@@ -59,6 +69,7 @@ def create_app(settings: Settings, workers: int = 1) -> FastAPI:
     app.include_router(escalations_api.router)
     app.include_router(roster_api.router)
     app.include_router(insights_api.router)
+    app.include_router(incident_broadcast_api.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(pages.router)

@@ -81,21 +81,28 @@ def host_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
-def send_notice(notice: Notice, secret: str | None, timeout_s: float) -> dict[str, Any]:
-    """POST it once; the audit detail on success, NoticeFailed (retryable or not) otherwise."""
-    raw = json.dumps(notice.body, sort_keys=True).encode()
-    headers = {"Content-Type": "application/json", DELIVERY_HEADER: notice.delivery_id}
-    if notice.format == "generic":
-        if not secret:
-            raise NoticeFailed("generic incident notices need CASEWORKER_INCIDENT_WEBHOOK_SECRET", retryable=False)
+def post_json(url: str, body: dict[str, Any], delivery_id: str, secret: str | None, timeout_s: float) -> int:
+    """POST `body` once, signed with `secret` when given; the status, NoticeFailed (retryable or not) otherwise."""
+    raw = json.dumps(body, sort_keys=True).encode()
+    headers = {"Content-Type": "application/json", DELIVERY_HEADER: delivery_id}
+    if secret is not None:
         headers.update(sign(secret, raw, time.time()))
-    detail = {"incident_id": notice.incident_id, "event": notice.event, "format": notice.format,
-              "host": host_of(notice.url)}  # fmt: skip
     try:
-        response = httpx.post(notice.url, content=raw, headers=headers, timeout=timeout_s)
+        response = httpx.post(url, content=raw, headers=headers, timeout=timeout_s)
     except httpx.HTTPError as exc:
-        raise NoticeFailed(f"{detail['host']}: {type(exc).__name__}", retryable=True) from None
+        raise NoticeFailed(f"{host_of(url)}: {type(exc).__name__}", retryable=True) from None
     if response.status_code >= 400:
         retryable = response.status_code >= 500 or response.status_code in (408, 429)
-        raise NoticeFailed(f"{detail['host']} answered HTTP {response.status_code}", retryable=retryable)
-    return {**detail, "status": response.status_code}
+        raise NoticeFailed(f"{host_of(url)} answered HTTP {response.status_code}", retryable=retryable)
+    return response.status_code
+
+
+def send_notice(notice: Notice, secret: str | None, timeout_s: float) -> dict[str, Any]:
+    """POST it once; the audit detail on success, NoticeFailed (retryable or not) otherwise."""
+    if notice.format == "generic" and not secret:
+        raise NoticeFailed("generic incident notices need CASEWORKER_INCIDENT_WEBHOOK_SECRET", retryable=False)
+    detail = {"incident_id": notice.incident_id, "event": notice.event, "format": notice.format,
+              "host": host_of(notice.url)}  # fmt: skip
+    signing = secret if notice.format == "generic" else None
+    status = post_json(notice.url, notice.body, notice.delivery_id, signing, timeout_s)
+    return {**detail, "status": status}

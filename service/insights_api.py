@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from config.components import Components
 from insights.outreach import accounts_at_risk, accounts_csv
 from insights.series import bin_starts, counts, floor
 from insights.volume import ALL, anomalies, arrivals, volume_forecast
-from knowledge.incidents import IncidentConflict
+from knowledge.incidents import Incident, IncidentConflict
 from service.auth import require_token
+from service.incident_actions import draft_for, link_members
 from service.incident_notices import notify_incident
 from service.runtime import ServiceRuntime
 
@@ -77,6 +79,15 @@ def list_incidents(request: Request, tenant: str | None = TenantQuery,
     return {"tenant": name, "items": items}
 
 
+def accepted(components: Components, incident: Incident, at: datetime) -> dict[str, Any]:
+    """What accepting did besides the state: notices, member links in the helpdesks, the broadcast draft."""
+    links = link_members(components, incident)
+    broadcast = draft_for(components, incident, at)
+    return {"notices_queued": notify_incident(components, incident, "accepted"),
+            "links_queued": links.jobs_queued, "links_skipped": [k.model_dump() for k in links.skipped],
+            "broadcast": broadcast.model_dump(mode="json")}  # fmt: skip
+
+
 def _decide(request: Request, incident_id: str, tenant: str | None, body: IncidentDecision,
             accept: bool) -> dict[str, Any]:  # fmt: skip
     runtime, name = _runtime(request), _tenant(request, tenant)
@@ -90,11 +101,16 @@ def _decide(request: Request, incident_id: str, tenant: str | None, body: Incide
         raise HTTPException(404, f"tenant {name!r} has no incident {incident_id!r}") from None
     except IncidentConflict as exc:
         raise HTTPException(409, str(exc)) from None
-    queued = notify_incident(runtime.components, incident, "accepted") if accept else 0
-    return {**incident.summary(), "notices_queued": queued}
+    if not accept:
+        return {**incident.summary(), "notices_queued": 0}
+    return {**incident.summary(), **accepted(runtime.components, incident, _now())}
 
 
-@router.post("/incidents/{incident_id}/accept", summary="Accept an open proposal (notices go to the configured URLs)")
+@router.post(
+    "/incidents/{incident_id}/accept",
+    summary="Accept an open proposal: notices to the configured URLs, "
+    "member links in Zendesk/Jira (write-back jobs), one broadcast reply draft",
+)
 def accept(request: Request, incident_id: str, body: IncidentDecision | None = None,
            tenant: str | None = TenantQuery) -> dict[str, Any]:  # fmt: skip
     return _decide(request, incident_id, tenant, body or IncidentDecision(), accept=True)

@@ -28,9 +28,11 @@ from knowledge.jobs import Job, JobLease, NewJob
 from knowledge.reviews import Review, ReviewBook, ReviewConflict, ReviewDecision, ScheduledDecision
 from knowledge.schemas import Ticket
 from knowledge.text import ticket_model_text
+from service import crm_notices
 from service.checkpoints import open_checkpointer
 from service.display import for_display, ticket_for_display
 from service.followup import content_key, continue_thread, previous_ticket
+from service.incident_actions import after_attach
 from service.incident_notices import Notice, NoticeFailed, notify_incident, send_notice
 from service.queue import JobQueue
 from service.result_sink import JobSink
@@ -86,7 +88,8 @@ class ServiceRuntime:
 
     @cached_property
     def surge(self) -> SurgeFeed:
-        return SurgeFeed(self.components.surge, on_open=lambda found: notify_incident(self.components, found, "opened"))
+        return SurgeFeed(self.components.surge, on_open=lambda found: notify_incident(self.components, found, "opened"),
+                         on_attach=lambda found, member: after_attach(self.components, found, member))  # fmt: skip
 
     @cached_property
     def graph(self) -> CompiledStateGraph:
@@ -210,16 +213,24 @@ class ServiceRuntime:
         return done
 
     def _notify(self, job: Job) -> None:
-        """One outbound incident notice; a receiver that is down is retried by the queue."""
+        """One outbound notice (an incident's, or the accounts list for a CRM); a receiver that is down is
+        retried by the queue."""
         s = self.settings
         secret = s.incident_webhook_secret or s.webhook_secret
         try:
-            detail = send_notice(_payload(job, Notice), secret.get_secret_value() if secret else None,
-                                 s.incident_notice_timeout_s)  # fmt: skip
+            if job.source == crm_notices.SOURCE:
+                event = "accounts_notified"
+                detail = crm_notices.send_accounts_notice(_payload(job, crm_notices.AccountsNotice),
+                                                          crm_notices.crm_secret(self.components),
+                                                          s.incident_notice_timeout_s)  # fmt: skip
+            else:
+                event = "incident_notified"
+                detail = send_notice(_payload(job, Notice), secret.get_secret_value() if secret else None,
+                                     s.incident_notice_timeout_s)  # fmt: skip
         except NoticeFailed as exc:
             self.queue.fail(job.lease, f"NoticeFailed: {exc}", retryable=exc.retryable)
             return
-        self.queue.complete(job.lease, audit=("incident_notified", detail))
+        self.queue.complete(job.lease, audit=(event, detail))
 
     def _write_back(self, job: Job) -> None:
         action = _payload(job, WriteBackAction)

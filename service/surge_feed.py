@@ -1,7 +1,9 @@
 """Feeds each stored triage result to the tenant's surge detector (insights/surge.py), after the job's own
 transaction: the triage is done whatever happens here, so an insights failure is logged, never raised.
 
-A proposal that opens is handed to `on_open` (the outbound incident notices, service/incident_notices.py).
+A proposal that opens is handed to `on_open` (the outbound incident notices, service/incident_notices.py); a
+ticket joining an incident that is already open or accepted to `on_attach` (an accepted incident links it
+and sends it the broadcast, service/incident_actions.py).
 One lock serialises the detector: its per-tenant window is in memory and worker threads share it.
 """
 
@@ -14,12 +16,13 @@ from collections.abc import Callable
 from agent.schemas import TriageResult
 from insights.series import aware
 from insights.surge import SurgeDetector
-from knowledge.incidents import Incident, Observation
+from knowledge.incidents import Incident, Member, Observation
 from knowledge.schemas import Ticket
 
 log = logging.getLogger(__name__)
 
-OnOpen = Callable[[Incident], None]
+OnOpen = Callable[[Incident], object]
+OnAttach = Callable[[Incident, Member], object]
 
 
 def observation(ticket: Ticket, result: TriageResult, embedding: list[float]) -> Observation:
@@ -33,9 +36,11 @@ def observation(ticket: Ticket, result: TriageResult, embedding: list[float]) ->
 
 
 class SurgeFeed:
-    def __init__(self, detector: SurgeDetector, on_open: OnOpen | None = None) -> None:
+    def __init__(self, detector: SurgeDetector, on_open: OnOpen | None = None,
+                 on_attach: OnAttach | None = None) -> None:  # fmt: skip
         self.detector = detector
         self.on_open = on_open
+        self.on_attach = on_attach
         self._lock = threading.Lock()
 
     def observe(self, ticket: Ticket, result: TriageResult | None, embedding: list[float] | None) -> Incident | None:
@@ -46,8 +51,15 @@ class SurgeFeed:
             obs = observation(ticket, result, embedding)
             with self._lock:
                 incident = self.detector.observe(obs)
-            if incident is not None and incident.opened_at == obs.at and self.on_open is not None:
-                self.on_open(incident)
+            if incident is None:
+                return None
+            if incident.opened_at == obs.at:
+                if self.on_open is not None:
+                    self.on_open(incident)
+            elif self.on_attach is not None:
+                member = next((m for m in incident.members if m.ticket_id == obs.ticket_id), None)
+                if member is not None:
+                    self.on_attach(incident, member)
             return incident
         except Exception:  # insights must never fail the triage job that stored its result already
             log.exception("surge detection failed for %s/%s", ticket.tenant, ticket.id)

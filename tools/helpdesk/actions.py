@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field, model_validator
 #: A connector's name (tools.helpdesk.registry lists them): "zendesk", "intercom", "jira", "freshdesk", "generic".
 Source = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 #: triage: the note, tags, fields and suggested assignee; reply: a public reply; assign: an assignee change alone
-#: (a reviewer's pick on the review page).
-ActionKind = Literal["triage", "reply", "assign"]
+#: (a reviewer's pick on the review page); link: the ticket joined to an accepted incident's other members
+#: (Zendesk problem/incident tickets, Jira issue links; see `IncidentLink`).
+ActionKind = Literal["triage", "reply", "assign", "link"]
 
 _TAG_UNSAFE = re.compile(r"[^a-z0-9_]")
 
@@ -33,6 +34,18 @@ class Assignment(BaseModel):
     helpdesk_id: str | None = None
     #: The routing team (a roster team or queue name).
     team: str | None = None
+
+
+class IncidentLink(BaseModel):
+    """An accepted incident's member, linked to the incident's first member from the same helpdesk (the anchor).
+
+    Zendesk: the anchor becomes a `problem` ticket, every other member an `incident` ticket with `problem_id`.
+    Jira: every other member gets an issue link to the anchor. Both are set, not added, so a re-run is harmless.
+    """
+
+    incident_id: str = Field(min_length=1, max_length=64)
+    #: The anchor's id in this helpdesk; None: this ticket is the anchor.
+    anchor_external_id: str | None = Field(default=None, min_length=1)
 
 
 class WriteBackAction(BaseModel):
@@ -54,6 +67,8 @@ class WriteBackAction(BaseModel):
     body: str | None = None
     #: The suggested (kind=triage) or picked (kind=assign) assignee and team, written where the helpdesk opts in.
     assignment: Assignment | None = None
+    #: The incident this ticket joins (kind=link).
+    link: IncidentLink | None = None
 
     @model_validator(mode="after")
     def _has_something_to_write(self) -> WriteBackAction:
@@ -65,6 +80,8 @@ class WriteBackAction(BaseModel):
             raise ValueError("a triage action needs a note, tags or fields (or an assignment)")
         if self.kind == "assign" and self.assignment is None:
             raise ValueError("an assign action needs an assignment")
+        if self.kind == "link" and self.link is None:
+            raise ValueError("a link action needs a link")
         return self
 
 
@@ -104,6 +121,11 @@ def triage_tags(labels: dict[str, str]) -> list[str]:
         if tag not in tags:
             tags.append(tag)
     return tags
+
+
+def incident_tag(incident_id: str) -> str:
+    """The tag (Zendesk) or label (Jira) every member of an accepted incident carries."""
+    return f"caseworker_incident__{_sanitise(incident_id)}"
 
 
 def _sanitise(text: str) -> str:

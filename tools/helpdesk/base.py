@@ -53,6 +53,8 @@ class HelpdeskClient(ABC, Generic[ConfigT]):
     config_model: ClassVar[type[HelpdeskConfig]]
     #: Statuses other than 429/5xx worth retrying for this helpdesk.
     retry_statuses: ClassVar[frozenset[int]] = frozenset()
+    #: Whether the helpdesk links tickets of one incident (kind=link actions); others skip them.
+    links_incidents: ClassVar[bool] = False
 
     def __init__(
         self,

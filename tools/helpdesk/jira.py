@@ -55,6 +55,9 @@ class JiraSettings(BaseModel):
     jira_api_token: SecretStr | None = None
     #: Write the routing block's assignee (the issue's, by accountId; Jira has no group to set); opt-in.
     jira_assign: bool = False
+    #: The issue link type joining an accepted incident's issues (Jira Service Management sites may prefer
+    #: their "Problem/Incident" type).
+    jira_incident_link_type: str = Field(default="Relates", min_length=1, max_length=100)
 
 
 def verify(
@@ -238,10 +241,12 @@ class JiraConfig(HelpdeskConfig):
     url: str | None = None
     email: str | None = None
     api_token: SecretStr | None = None
+    incident_link_type: str = "Relates"
 
     @classmethod
     def from_settings(cls, s: JiraSettings) -> JiraConfig:
-        return cls(url=s.jira_url, email=s.jira_email, api_token=s.jira_api_token, assign=s.jira_assign)
+        return cls(url=s.jira_url, email=s.jira_email, api_token=s.jira_api_token, assign=s.jira_assign,
+                   incident_link_type=s.jira_incident_link_type)  # fmt: skip
 
 
 class JiraClient(HelpdeskClient[JiraConfig]):
@@ -250,10 +255,16 @@ class JiraClient(HelpdeskClient[JiraConfig]):
     /rest/servicedeskapi/request/{key}/comment`, internal (`public: false`) for triage, public for a reply.
     That endpoint takes the comment as a plain string (not ADF), so the text goes as it is.
     Fields are not written: Jira custom field ids and option shapes differ per site; tags carry them.
+
+    An incident link (kind=link): the incident's label on the issue, then, for every member but the anchor,
+    `POST /rest/api/3/issueLink` of `incident_link_type` from the member (inward) to the anchor (outward),
+    unless `GET /rest/api/3/issue/{key}?fields=issuelinks` shows the two linked already (a POST is no
+    idempotent update, so a retried job looks first).
     """
 
     source: ClassVar[Source] = "jira"
     config_model = JiraConfig
+    links_incidents: ClassVar[bool] = True
 
     def missing_settings(self) -> list[str]:
         return missing(
@@ -289,6 +300,25 @@ class JiraClient(HelpdeskClient[JiraConfig]):
                 f"/rest/servicedeskapi/request/{key}/comment",
                 {"body": to_plain(text), "public": action.kind == "reply"},
             )
+        anchor = action.link.anchor_external_id if action.link else None
+        if anchor is not None and not self._linked(key, anchor, exchange):
+            body = {"type": {"name": self.config.incident_link_type}, "inwardIssue": {"key": action.external_id},
+                    "outwardIssue": {"key": anchor}}  # fmt: skip
+            exchange.send("POST", "/rest/api/3/issueLink", body)
+
+    @staticmethod
+    def _linked(key: str, anchor: str, exchange: Exchange) -> bool:
+        """Whether the issue links to `anchor` already (False in dry-run: nothing was read)."""
+        response = exchange.send("GET", f"/rest/api/3/issue/{key}?fields=issuelinks")
+        if response is None:
+            return False
+        try:
+            links = response.json().get("fields", {}).get("issuelinks") or []
+        except (ValueError, AttributeError):
+            return False
+        keys = {(link.get(side) or {}).get("key") for link in links if isinstance(link, dict)
+                for side in ("inwardIssue", "outwardIssue")}  # fmt: skip
+        return anchor in keys
 
 
 CONNECTOR = Connector(

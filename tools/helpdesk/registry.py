@@ -42,6 +42,12 @@ def writes_back(source: str) -> bool:
     return found is not None and found.client is not None
 
 
+def links_incidents(source: str) -> bool:
+    """Whether `source` has problem/incident links (Zendesk problem tickets, Jira issue links)."""
+    found = _BY_NAME.get(source)
+    return found is not None and found.client is not None and found.client.links_incidents
+
+
 def settings_models() -> tuple[type[BaseModel], ...]:
     """Every connector's settings keys, for config.settings.Settings to mix in."""
     return tuple(connector.settings for connector in CONNECTORS)

@@ -356,11 +356,17 @@ class ZendeskClient(HelpdeskClient[ZendeskConfig]):
     Tags go in `additional_tags`, which adds to the ticket's tags; `tags` would replace them. Zendesk
     answers 409 when two updates of one ticket collide; sending the same update again is the fix, so 409 is
     retried like a 5xx.
+
+    An incident link (kind=link) uses the ticket's own `type` and `problem_id` fields: the anchor is set to
+    `type: problem`; another member first makes sure the anchor is a problem (link jobs run in any order,
+    and Zendesk refuses a `problem_id` that names no problem ticket), then becomes `type: incident` with
+    `problem_id` the anchor. Setting a type twice changes nothing, so a retried job duplicates nothing.
     """
 
     source: ClassVar[Source] = "zendesk"
     config_model = ZendeskConfig
     retry_statuses: ClassVar[frozenset[int]] = frozenset({409})
+    links_incidents: ClassVar[bool] = True
 
     def missing_settings(self) -> list[str]:
         return missing(
@@ -399,8 +405,18 @@ class ZendeskClient(HelpdeskClient[ZendeskConfig]):
             ticket["assignee_id"] = numeric_id(assignee)
         if group:
             ticket["group_id"] = numeric_id(group)
+        if action.link is not None:
+            ticket.update(self._link(action.link.anchor_external_id, exchange))
         if ticket:
             exchange.send("PUT", f"/api/v2/tickets/{quote(action.external_id, safe='')}.json", {"ticket": ticket})
+
+    def _link(self, anchor: str | None, exchange: Exchange) -> dict[str, Any]:
+        """The member's own fields for an incident link, after making the anchor a problem ticket."""
+        if anchor is None:
+            return {"type": "problem"}
+        path = f"/api/v2/tickets/{quote(anchor, safe='')}.json"
+        exchange.send("PUT", path, {"ticket": {"type": "problem"}})
+        return {"type": "incident", "problem_id": numeric_id(anchor)}
 
 
 CONNECTOR = Connector(
