@@ -16,6 +16,7 @@ from caseworker.cli_common import DataDir, components_for, err, fail
 
 if TYPE_CHECKING:
     from config.components import Components
+    from insights.outreach import AccountRisk
 
 insights_app = typer.Typer(help="Emerging incidents, volume forecasts with staffing, anomalies, accounts at risk.")
 
@@ -71,7 +72,7 @@ def incidents_command(
 
 def _decide(incident_id: str, tenant: str | None, by: str | None, data_dir: Path | None, accept: bool) -> None:
     from knowledge.incidents import IncidentConflict
-    from service.incident_notices import notify_incident
+    from service.incident_actions import accepted
 
     components, tenant = _setup(data_dir, tenant)
     at = datetime.now(UTC)
@@ -84,8 +85,14 @@ def _decide(incident_id: str, tenant: str | None, by: str | None, data_dir: Path
         raise fail(f"tenant {tenant!r} has no incident {incident_id!r}") from None
     except IncidentConflict as exc:
         raise fail(str(exc)) from None
-    queued = notify_incident(components, incident, "accepted") if accept else 0
-    err.print(f"{incident.id}: {incident.state}" + (f", {queued} notice(s) queued" if queued else ""))
+    if not accept:
+        err.print(f"{incident.id}: {incident.state}")
+        return
+    done = accepted(components, incident, at)
+    err.print(f"{incident.id}: accepted, {done['notices_queued']} notice(s) and {done['links_queued']} helpdesk "
+              f"link(s) queued; a broadcast draft is ready (see the /insights page)")  # fmt: skip
+    for skipped in done["links_skipped"]:
+        err.print(f"  not linked: {skipped['ticket_id']}: {skipped['reason']}")
 
 
 @insights_app.command("accept")
@@ -93,7 +100,8 @@ def accept_command(
     incident_id: str, tenant: TenantOpt = None, by: Annotated[str | None, typer.Option(help="Who decided.")] = None,
     data_dir: DataDir = None,
 ) -> None:  # fmt: skip
-    """Accept an open incident proposal (its new matches keep attaching; notices go to the configured URLs)."""
+    """Accept an open incident proposal: notices go to the configured URLs, its members are linked in Zendesk/Jira
+    (write-back jobs; new matches keep attaching and are linked too) and one broadcast reply is drafted."""
     _decide(incident_id, tenant, by, data_dir, accept=True)
 
 
@@ -165,6 +173,9 @@ def accounts_command(
     tenant: TenantOpt = None,
     days: Annotated[int, typer.Option(min=1, max=365, help="The recent window, compared with the one before.")] = 30,
     csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the list to this CSV file.")] = None,
+    notify: Annotated[
+        bool, typer.Option("--notify", help="Also queue the list for CASEWORKER_CRM_WEBHOOK_URLS (signed JSON).")
+    ] = False,
     as_json: JsonOpt = False,
     now: NowOpt = None,
     data_dir: DataDir = None,
@@ -177,6 +188,8 @@ def accounts_command(
     if csv_file is not None:
         csv_file.write_text(accounts_csv(found), encoding="utf-8")
         err.print(f"wrote {len(found)} account(s) to {csv_file}")
+    if notify:
+        _notify_crm(components, tenant, found, days, _now(now))
     if as_json:
         return _lines([a.model_dump(mode="json") for a in found])
     table = Table("account", "score", "MRR", "tickets", "reasons", "ticket ids")
@@ -185,3 +198,14 @@ def accounts_command(
                       " ".join(a.ticket_ids))  # fmt: skip
     _print(table if found else f"no accounts with rising friction for {tenant!r}")
     return None
+
+
+def _notify_crm(components: Components, tenant: str, found: list[AccountRisk], days: int, at: datetime) -> None:
+    """Queue the list for the CRM webhook; a running service's workers send it (retried, audited)."""
+    from service.crm_notices import NoCrmWebhook, notify_accounts
+
+    try:
+        queued = notify_accounts(components, tenant, found, days, at)
+    except NoCrmWebhook as exc:
+        raise fail(str(exc)) from None
+    err.print(f"queued {len(found)} account(s) for {queued} CRM webhook(s); the service's workers send them")

@@ -26,6 +26,7 @@ from knowledge.incident_broadcasts import Broadcast, BroadcastBook
 from knowledge.incidents import Incident, Member
 from knowledge.jobs import NewJob
 from knowledge.schemas import Ticket
+from service.incident_notices import notify_incident
 from service.queue import JobQueue
 from service.writeback_plan import helpdesk_of
 from tools.helpdesk.actions import IncidentLink, WriteBackAction, incident_tag
@@ -172,6 +173,15 @@ def after_attach(components: Components, incident: Incident, member: Member) -> 
         jobs, _ = broadcast_plan(incident, targets(queue, incident), broadcast.body, {member.ticket_id})
         queued += _enqueue(queue, jobs)
     return queued
+
+
+def accepted(components: Components, incident: Incident, at: datetime) -> dict[str, Any]:
+    """What accepting does besides the state: notices, member links in the helpdesks, the broadcast draft."""
+    links = link_members(components, incident)
+    broadcast = draft_for(components, incident, at)
+    return {"notices_queued": notify_incident(components, incident, "accepted"),
+            "links_queued": links.jobs_queued, "links_skipped": [k.model_dump() for k in links.skipped],
+            "broadcast": broadcast.model_dump(mode="json")}  # fmt: skip
 
 
 def job_states(components: Components, incident: Incident) -> dict[str, dict[str, str]]:

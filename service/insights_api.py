@@ -11,14 +11,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from config.components import Components
 from insights.outreach import accounts_at_risk, accounts_csv
 from insights.series import bin_starts, counts, floor
 from insights.volume import ALL, anomalies, arrivals, volume_forecast
-from knowledge.incidents import Incident, IncidentConflict
+from knowledge.incidents import IncidentConflict
 from service.auth import require_token
-from service.incident_actions import draft_for, link_members
-from service.incident_notices import notify_incident
+from service.incident_actions import accepted
 from service.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/api/insights", tags=["insights"], dependencies=[Depends(require_token)])
@@ -77,15 +75,6 @@ def list_incidents(request: Request, tenant: str | None = TenantQuery,
     found = _runtime(request).components.incidents.list(name, states)
     items = [{**i.summary(), "members_timeline": [m.model_dump(mode="json") for m in i.members]} for i in found]
     return {"tenant": name, "items": items}
-
-
-def accepted(components: Components, incident: Incident, at: datetime) -> dict[str, Any]:
-    """What accepting did besides the state: notices, member links in the helpdesks, the broadcast draft."""
-    links = link_members(components, incident)
-    broadcast = draft_for(components, incident, at)
-    return {"notices_queued": notify_incident(components, incident, "accepted"),
-            "links_queued": links.jobs_queued, "links_skipped": [k.model_dump() for k in links.skipped],
-            "broadcast": broadcast.model_dump(mode="json")}  # fmt: skip
 
 
 def _decide(request: Request, incident_id: str, tenant: str | None, body: IncidentDecision,
