@@ -30,8 +30,14 @@ TEXTS = [
     "I get a 502 error at checkout when I enter my card",
 ]
 #: (source, the helpdesk's id, our ticket id), in arrival order.
-MEMBERS = [("zendesk", "501", "zendesk:501"), ("zendesk", "502", "zendesk:502"), ("jira", "OPS-1", "jira:OPS-1"),
-           ("jira", "OPS-2", "jira:OPS-2"), ("freshdesk", "701", "freshdesk:701"), ("generic", "g-1", "g-1")]  # fmt: skip
+MEMBERS = [
+    ("zendesk", "501", "zendesk:501"),
+    ("zendesk", "502", "zendesk:502"),
+    ("jira", "OPS-1", "jira:OPS-1"),
+    ("jira", "OPS-2", "jira:OPS-2"),
+    ("freshdesk", "701", "freshdesk:701"),
+    ("generic", "g-1", "g-1"),
+]
 LATE = ("zendesk", "503", "zendesk:503")
 BROADCAST = "We know about the checkout 502 errors and fixed them at 14:05 (ref BC-7731)."
 
@@ -157,9 +163,8 @@ def test_the_broadcast_is_edited_and_sent_once_to_every_member_despite_a_retry(
     assert any(c.status == 500 for c in calls)
     delivered = [c for c in calls if c.status < 300 and "BC-7731" in str(c.json)]
     targets = sorted(c.path for c in delivered)
-    assert targets == sorted(["/api/v2/tickets/501.json", "/api/v2/tickets/502.json",
-                              "/rest/servicedeskapi/request/OPS-1/comment", "/rest/servicedeskapi/request/OPS-2/comment",
-                              "/api/v2/tickets/701/reply"])  # fmt: skip
+    jira = [f"/rest/servicedeskapi/request/{key}/comment" for key in ("OPS-1", "OPS-2")]
+    assert targets == sorted(["/api/v2/tickets/501.json", "/api/v2/tickets/502.json", *jira, "/api/v2/tickets/701/reply"])
     assert all(c.json.get("public", True) is not False for c in delivered if "servicedeskapi" in c.path)
     detail = client.get(path, headers=AUTH).json()
     states = {m["ticket_id"]: m["broadcast"] for m in detail["helpdesk_members"]}
