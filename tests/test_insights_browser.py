@@ -106,8 +106,21 @@ def test_insights_page_draws_volume_band_incidents_and_accounts(live: LiveServer
         timeline = page.locator("#incidents-plot svg")
         expect(timeline.locator("text")).to_have_text(f"{incident.label} ({len(BURST)})")
         expect(timeline.locator("circle.point")).to_have_count(len(BURST))
-        expect(page.locator("#incidents-list li")).to_have_text(
+        expect(page.locator("#incidents-list li > span")).to_have_text(
             f"P3 open: {incident.label} · {len(BURST)} tickets · 3 customers"
+        )
+        # Accept: every member listed with why it has no helpdesk link, and the broadcast draft to edit and send.
+        page.locator("#incidents-list .incident-accept").click()
+        members = page.locator("#incidents-list .incident-members tbody tr")
+        expect(members).to_have_count(len(BURST), timeout=90_000)
+        expect(members.first.locator(".link-state")).to_contain_text("not from a helpdesk")
+        draft = page.locator("#incidents-list textarea.broadcast-body")
+        expect(draft).not_to_be_empty()
+        draft.fill("We know about it and are fixing it.")
+        page.locator("#incidents-list .broadcast-send").click()
+        expect(status).to_have_text(f"Broadcast queued for 0 member(s), {len(BURST)} skipped.", timeout=90_000)
+        expect(page.locator("#incidents-list textarea.broadcast-body")).to_have_value(
+            "We know about it and are fixing it."
         )
 
         rows = page.locator("#accounts tbody tr")

@@ -1,5 +1,7 @@
 // The insights page: plots drawn as inline SVG from the insights API (no CDN, no library); every text goes
 // in through textContent, never innerHTML. The session is the review page's HttpOnly cookie.
+import { incidentItem } from "./incidents.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const W = 720, H = 200, PAD = 30;
 
@@ -64,11 +66,9 @@ async function load() {
     const total = forecast.items.find((f) => f.queue === forecast.all_queues);
     document.getElementById("volume-plot").replaceChildren(...(total ? [volumePlot(total)] : []));
     document.getElementById("incidents-plot").replaceChildren(incidentsPlot(incidents.items));
-    document.getElementById("incidents-list").replaceChildren(...incidents.items.map((i) => {
-      const li = el("li", {}, null);
-      li.textContent = `${i.severity} ${i.state}: ${i.label} · ${i.members} tickets · ${i.customers} customers`;
-      return li;
-    }));
+    const say = (text) => { status.textContent = text; };
+    document.getElementById("incidents-list").replaceChildren(
+      ...(await Promise.all(incidents.items.map((i) => incidentItem(i, q, load, say)))));
     document.querySelector("#accounts tbody").replaceChildren(...accounts.items.map((a) => {
       const tr = el("tr", {}, null);
       for (const text of [a.customer_id, a.score, a.mrr, a.reasons.map((r) => r.text).join("; "), a.ticket_ids.join(" ")]) {
@@ -84,5 +84,14 @@ async function load() {
   }
 }
 
+document.getElementById("accounts-notify").addEventListener("click", async () => {
+  const tenant = document.getElementById("tenant").value.trim();
+  const status = document.getElementById("insights-status");
+  const res = await fetch(`/api/insights/accounts/notify${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ""}`,
+    { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" } });
+  const data = await res.json().catch(() => ({}));
+  status.textContent = res.ok ? `${data.accounts} account(s) queued for ${data.notices_queued} CRM webhook(s).`
+    : String(data.detail || `HTTP ${res.status}`);
+});
 document.getElementById("insights-filters").addEventListener("submit", (event) => { event.preventDefault(); load(); });
 load();
