@@ -5,6 +5,7 @@ member count, and the accounts table; a screenshot is taken (no CDN: the page re
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -99,12 +100,15 @@ def test_insights_page_draws_volume_band_incidents_and_accounts(live: LiveServer
         band = volume.locator("polygon.band")
         expect(band).to_have_count(1)
         assert len(band.get_attribute("points").split()) == 14  # 7 forecast days, upper edge then lower edge
+        # Readable axes: the count scale, the actual/forecast split and the first and last dates.
+        expect(volume.locator("text.axis", has_text="forecast")).to_have_count(1)
+        expect(volume.locator("text.axis", has_text=re.compile(r"^\d\d-\d\d$"))).to_have_count(2)
         points = volume.locator("circle.point")
         assert points.count() >= 21  # one per recent day
         assert sum(int(c) for c in points.evaluate_all("cs => cs.map(c => c.dataset.count)")) > 300
 
         timeline = page.locator("#incidents-plot svg")
-        expect(timeline.locator("text")).to_have_text(f"{incident.label} ({len(BURST)})")
+        expect(timeline.locator("text.incident-label")).to_have_text(f"{incident.label} ({len(BURST)})")
         expect(timeline.locator("circle.point")).to_have_count(len(BURST))
         expect(page.locator("#incidents-list li > span")).to_have_text(
             f"P3 open: {incident.label} · {len(BURST)} tickets · 3 customers"

@@ -13,8 +13,19 @@ function el(name, attrs = {}, ns = SVG) {
 
 function scale(values, lo, hi) {
   const max = Math.max(1, ...values);
-  return (v) => hi - (v / max) * (hi - lo);
+  const y = (v) => hi - (v / max) * (hi - lo);
+  y.max = max;
+  return y;
 }
+
+function label(svg, x, y, text, anchor = "start") {
+  const node = el("text", { x, y, "font-size": 10, fill: "#555", "text-anchor": anchor, class: "axis" });
+  node.textContent = text;
+  svg.append(node);
+}
+
+const day = (iso) => iso.slice(5, 10); // MM-DD: the plots span weeks, the year adds nothing
+const clock = (ms) => new Date(ms).toISOString().slice(5, 16).replace("T", " ");
 
 function volumePlot(item) {
   const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `volume of queue ${item.queue}` });
@@ -30,23 +41,39 @@ function volumePlot(item) {
     fill: "none", stroke: "#2a6fdb", "stroke-dasharray": "4 3" }));
   svg.append(el("polyline", { points: actual.map((v, i) => `${x(i)},${y(v)}`).join(" "), fill: "none", stroke: "#222" }));
   actual.forEach((v, i) => svg.append(el("circle", { cx: x(i), cy: y(v), r: 2.5, class: "point", "data-count": v })));
+  // Axes a lead can read: the count scale, where actuals end and the forecast starts, and the dates.
+  svg.append(el("line", { x1: PAD, x2: W - PAD, y1: H - PAD, y2: H - PAD, stroke: "#bbb" }));
+  label(svg, PAD - 4, y(0) + 3, "0", "end");
+  label(svg, PAD - 4, y(y.max) + 3, String(Math.round(y.max)), "end");
+  if (actual.length && points.length) {
+    const split = (x(actual.length - 1) + x(actual.length)) / 2;
+    svg.append(el("line", { x1: split, x2: split, y1: PAD / 2, y2: H - PAD, stroke: "#999", "stroke-dasharray": "2 3" }));
+    label(svg, split + 3, PAD / 2 + 8, "forecast");
+  }
+  if (item.actual_daily.length) label(svg, x(0), H - PAD + 14, day(item.actual_daily[0].at), "start");
+  if (points.length) label(svg, x(n - 1), H - PAD + 14, day(points[points.length - 1].at), "end");
+  label(svg, PAD, 12, `${item.queue === "*" ? "all queues" : `queue ${item.queue}`} · tickets per day (today so far last)`);
   return svg;
 }
 
 function incidentsPlot(items) {
-  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "incident timeline" });
+  // As tall as its rows: one row per incident, not a fixed box with empty space under one incident.
+  const height = Math.max(70, 2 * PAD + 24 * Math.max(0, items.length - 1) + 20);
+  const svg = el("svg", { viewBox: `0 0 ${W} ${height}`, role: "img", "aria-label": "incident timeline" });
   const times = items.flatMap((i) => i.members_timeline.map((m) => Date.parse(m.at)));
   if (!times.length) return svg;
   const t0 = Math.min(...times), t1 = Math.max(...times, t0 + 1);
   const x = (t) => PAD + ((t - t0) * (W - 2 * PAD)) / (t1 - t0);
   items.forEach((inc, row) => {
     const yRow = PAD + row * 24;
-    const label = el("text", { x: 4, y: yRow - 6, "font-size": 11 });
-    label.textContent = `${inc.label} (${inc.members})`;
-    svg.append(label);
+    const name = el("text", { x: 4, y: yRow - 6, "font-size": 11, class: "incident-label" });
+    name.textContent = `${inc.label} (${inc.members})`;
+    svg.append(name);
     inc.members_timeline.forEach((m, k) => svg.append(el("circle", { cx: x(Date.parse(m.at)), cy: yRow, r: 3 + Math.min(k, 6) / 2,
       class: "point", fill: inc.state === "dismissed" ? "#999" : "#d9534f" })));
   });
+  label(svg, PAD, height - 4, `${clock(t0)} UTC`, "start");
+  label(svg, W - PAD, height - 4, `${clock(t1)} UTC`, "end");
   return svg;
 }
 
