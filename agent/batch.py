@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -79,10 +79,15 @@ def triage_many(
     *,
     batch_size: int = BATCH_SIZE,
     workers: int = 1,
+    overlap: bool = False,
     run: Callable[[Ticket, TriageContext], TriageResult] = triage,
 ) -> Iterator[TriageResult | Exception]:
     """Each ticket's result (stored by the graph before it is yielded) or the exception its run raised, in
-    input order, batch by batch. `workers` > 1 runs a batch's graphs on threads (worth it in LLM modes)."""
+    input order, batch by batch. `workers` > 1 runs a batch's graphs on threads (worth it in LLM modes).
+
+    `overlap`: embed, search and score the next batch on a helper thread while this batch's graphs run (the
+    embedder and Chroma work outside the GIL). Off by default: on the 2-core machine it measured no faster,
+    as the embedder already keeps both cores busy (benchmarks/triage_throughput.py prints both)."""
 
     def one(pair: tuple[Ticket, Prefetched | None]) -> TriageResult | Exception:
         ticket, pre = pair
@@ -91,11 +96,19 @@ def triage_many(
         except Exception as exc:  # one bad ticket must not take its batch-mates down
             return exc
 
+    chunks = list(batches(tickets, batch_size))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="triage") if workers > 1 else None
+    ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") if overlap else None
     try:
-        for batch in batches(tickets, batch_size):
-            pairs = list(zip(batch, prefetch_or_none(batch, context), strict=True))
+        pending: Future[list[Prefetched | None]] | None = None
+        for n, batch in enumerate(chunks):
+            inputs = pending.result() if pending is not None else prefetch_or_none(batch, context)
+            pending = None
+            if ahead is not None and n + 1 < len(chunks):
+                pending = ahead.submit(prefetch_or_none, chunks[n + 1], context)
+            pairs = list(zip(batch, inputs, strict=True))
             yield from (pool.map(one, pairs) if pool is not None else map(one, pairs))
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
+        for executor in (pool, ahead):
+            if executor is not None:
+                executor.shutdown(wait=True)

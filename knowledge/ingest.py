@@ -62,9 +62,12 @@ class Ingest:
     def kb(self, articles: Sequence[Article], progress: Progress = _noop, on_total: Progress = _noop) -> KBCounts:
         """Re-ingesting an article replaces all of its chunks (a shorter version leaves no stale tail)."""
         chunks = []
+        by_tenant: dict[str, list[str]] = {}
         for article in articles:
-            self.store.delete_article_chunks(article.tenant, article.id)
+            by_tenant.setdefault(article.tenant, []).append(article.id)
             chunks.extend(chunk_article(article, max_tokens=self.kb_chunk_tokens))
+        for tenant, article_ids in by_tenant.items():  # one write per tenant, not one per article
+            self.store.delete_articles_chunks(tenant, article_ids)
         on_total(len(chunks))
         embeddings = self._embed([c.text for c in chunks], progress, passages=True)
         self.store.upsert_chunks(chunks, embeddings)

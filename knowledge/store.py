@@ -146,8 +146,16 @@ class KnowledgeStore:
 
     def delete_article_chunks(self, tenant: str, article_id: str) -> None:
         """Drop an article's old chunks first, so a shorter new version leaves no stale tail behind."""
+        self.delete_articles_chunks(tenant, [article_id])
+
+    def delete_articles_chunks(self, tenant: str, article_ids: Sequence[str]) -> None:
+        """`delete_article_chunks` for many articles of one tenant, as one write."""
+        if not article_ids:
+            return
         with self._chroma.writing() as collections:
-            collections[KB_CHUNKS].delete(where={"$and": [{"tenant": tenant}, {"article_id": article_id}]})
+            collections[KB_CHUNKS].delete(
+                where={"$and": [{"tenant": tenant}, {"article_id": {"$in": list(dict.fromkeys(article_ids))}}]}
+            )
 
     @staticmethod
     def _ticket_metadata(ticket: Ticket) -> dict[str, Any]:
