@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 #: Tickets per batch: large enough that Chroma's per-call costs (lock, filter) are shared, small enough
 #: that the first results of a stream come soon and a batch's inputs stay a few hundred KB.
-BATCH_SIZE = 32
+BATCH_SIZE = 64
 
 
 def _rows_by_tenant(tickets: Sequence[Ticket]) -> dict[str, list[int]]:

@@ -1,7 +1,7 @@
 """Triage and ingest throughput in local mode on the bundled sample company, against the embedding model's own
 batched rate on the same texts, in one run.
 
-    .venv/bin/python benchmarks/triage_throughput.py --tickets 200
+    .venv/bin/python benchmarks/triage_throughput.py --tickets 200 [--embedder e5-small] [--batch-size 64]
 
 Prints: the embedder's batched texts/s (measured beside each phase, since a shared machine's load moves);
 ingest tickets/s and its ratio to that rate (target >= 0.9); batched triage tickets/s (agent/batch.py) and
@@ -67,6 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tickets", type=int, default=200, help="tickets to triage (cycled from the sample history)")
     parser.add_argument("--threads", type=int, default=2, help="embedding threads")
+    parser.add_argument("--embedder", default="minilm", help="minilm or e5-small (a fresh data dir built with it)")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="tickets per batch in batch mode")
     args = parser.parse_args()
 
@@ -74,7 +75,7 @@ def main() -> None:
     history = read_tickets(samples / "history.jsonl").tickets
     tickets = list(islice(cycle(history), args.tickets))
     with tempfile.TemporaryDirectory() as tmp:
-        workspace = Components(Settings(data_dir=Path(tmp), embedding_threads=args.threads))
+        workspace = Components(Settings(data_dir=Path(tmp), embedding_threads=args.threads, embedder=args.embedder))
         embedder = workspace.embedder
         embedder.embed(["warm-up"])
         workspace.store  # noqa: B018 - open Chroma outside the timed ingest
