@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from config.components import Components
 from knowledge.schemas import Article
+from knowledge.text import ticket_model_text
 from tests.conftest import history_tickets, kb_articles
 
 
@@ -99,3 +102,13 @@ def test_a_batch_search_finds_what_each_search_alone_finds(workspace: Components
     ]
     assert together == alone
     assert all(len(hits) == 3 and t.id not in {h.id for h in hits} for hits, t in zip(together, tickets, strict=True))
+
+
+def test_ingest_stores_each_ticket_with_its_own_vector(workspace: Components) -> None:
+    """Ingest embeds shortest-first across the import; every vector must still land on its own ticket."""
+    tickets = history_tickets()
+    workspace.ingest.tickets(tickets)
+    stored = {ticket_id: vector for _, ticket_id, vector in workspace.store.ticket_embeddings("default")}
+    alone = workspace.embedder.embed([ticket_model_text(t) for t in tickets])
+    for ticket, vector in zip(tickets, alone, strict=True):
+        np.testing.assert_allclose(stored[ticket.id], vector, atol=1e-6)
