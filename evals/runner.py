@@ -117,7 +117,7 @@ class RunRecord:
 class CachedEmbedder:
     """Wraps an embedder with a per-text vector cache on disk (one .npz per embedding model).
 
-    Thread-safe: the graph embeds one ticket per call from several worker threads.
+    Thread-safe: batches embed from the eval thread while graphs run on worker threads (LLM tool calls embed too).
     """
 
     def __init__(self, inner: Embedder, directory: Path) -> None:
@@ -345,8 +345,8 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
 
             phase = time.perf_counter()
             if cache is not None:
-                # Batches embed ~3x faster than the graph's one-at-a-time calls; with a cache, embed the
-                # test set up front so the graph finds it cached (its latency then excludes embedding).
+                # With a cache, embed the test set up front (and keep it for the next run): the batches then
+                # find it cached, so per-ticket latency excludes embedding.
                 texts = [model_text(c.ticket.subject, c.ticket.body) for c in dataset.test]
                 embed_progress = hooks.stage("Embedding test set", len(texts))
                 for start in range(0, len(texts), 64):
