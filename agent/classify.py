@@ -3,7 +3,7 @@ them, rules for fields the history never labelled, and the deterministic guards 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,7 +14,7 @@ from knowledge.schemas import PRIORITIES
 from knowledge.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
-    from agent.local_model import LocalModel
+    from agent.local_model import FieldGuess, LocalModel
 
 NAMED_FIELDS = ("queue", "category", "priority", "type", "sentiment", "churn_risk")
 #: Fields that say where a ticket goes and what answers it: without a prediction, a human must look.
@@ -27,7 +27,11 @@ _FLOOR = "P1"
 def local_predictions(model: LocalModel | None, text: str, embedding: np.ndarray) -> dict[str, FieldPrediction]:
     if model is None:
         return {}
-    guesses = model.predict([text], embedding[None, :])[0]
+    return predictions_of(model.predict([text], embedding[None, :])[0])
+
+
+def predictions_of(guesses: Mapping[str, FieldGuess]) -> dict[str, FieldPrediction]:
+    """The local model's guesses for one ticket as the Classification's predictions."""
     return {
         name: FieldPrediction.of(g.value, g.confidence, "local", list(g.alternatives)) for name, g in guesses.items()
     }

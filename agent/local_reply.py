@@ -5,6 +5,8 @@ the one question that would resolve it and says who follows up. Plain text in bo
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from agent.grounding import Grounding, ground
 from agent.markdown_text import markdown_to_text
 from agent.policy import PolicyConfig
@@ -14,6 +16,12 @@ from agent.state import TriageState
 from prompts.loader import Phrasebook, render
 
 _NEGATIVE = frozenset({"negative", "very_negative"})
+
+
+@lru_cache(maxsize=512)
+def _article_text(markdown: str) -> str:
+    # A helpdesk's tickets are grounded in the same few dozen KB chunks over and over: parse each once.
+    return markdown_to_text(markdown)
 
 
 def strip_title(chunk_text: str, title: str) -> str:
@@ -66,7 +74,7 @@ def _grounded_reply(
 ) -> tuple[Draft, dict[str, str]]:
     decision = state["decision"]
     category = state["classification"].category
-    answer = markdown_to_text(strip_title(state["kb_texts"].get(article.chunk_id, article.excerpt), article.title))
+    answer = _article_text(strip_title(state["kb_texts"].get(article.chunk_id, article.excerpt), article.title))
     body = render(
         "local_draft",
         greeting=_greeting(state, phrases),

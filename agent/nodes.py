@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from langgraph.runtime import Runtime
 
-from agent.classify import finalize, llm_fields, local_predictions, uncertain_fields
+from agent.classify import finalize, llm_fields, local_predictions, predictions_of, uncertain_fields
 from agent.drafting import escalation_packet, llm_brief, llm_draft
 from agent.grounding import ground, grounding_article
 from agent.llm import LLMError, LLMOutputError
@@ -78,7 +78,12 @@ def retrieve(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, A
     started = time.perf_counter()
     ctx = runtime.context
     ticket = state["ticket"]
-    found = ctx.retriever.retrieve(state["model_text"], ticket.tenant, ctx.k_tickets, ctx.k_kb, exclude_id=ticket.id)
+    pre = ctx.prefetched
+    found = (
+        pre.retrieval
+        if pre is not None and pre.model_text == state["model_text"]
+        else ctx.retriever.retrieve(state["model_text"], ticket.tenant, ctx.k_tickets, ctx.k_kb, exclude_id=ticket.id)
+    )
     best = max(found.max_ticket_similarity, found.max_kb_similarity)
     evidence = Evidence(
         similar_tickets=[
@@ -122,7 +127,17 @@ def classify(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, A
     ctx = runtime.context
     ticket = state["ticket"]
     model = ctx.local_model(ticket.tenant)
-    local = local_predictions(model, state["model_text"], np.asarray(state["embedding"], dtype=np.float32))
+    pre = ctx.prefetched
+    if (
+        pre is not None
+        and model is not None
+        and pre.guesses is not None
+        and pre.model_version == model.version
+        and pre.model_text == state["model_text"]
+    ):
+        local = predictions_of(pre.guesses)  # scored with its batch (a model promoted since is not used)
+    else:
+        local = local_predictions(model, state["model_text"], np.asarray(state["embedding"], dtype=np.float32))
     usage = LLMUsage()
     answers: dict[str, FieldPrediction] = {}
     notes: list[str] = []

@@ -17,18 +17,32 @@ from knowledge.reviews import ReviewDecision
 from knowledge.schemas import Ticket
 from knowledge.taxonomy import Taxonomy
 from tools.customer import CustomerContext
-from tools.retrieval import Retriever
+from tools.retrieval import Retrieval, Retriever
 from tools.routing.context import RoutingContext
 from tools.sla import SlaPolicy
 
 if TYPE_CHECKING:
     from agent.llm import LLMClient
-    from agent.local_model import LocalModel
+    from agent.local_model import FieldGuess, LocalModel
     from agent.model_provider import ModelProvider
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """What a batch computed for one ticket before its graph run (agent/batch.py): the nodes use it instead
+    of embedding, searching and scoring the ticket alone, and only when it was computed from the very text
+    and model they would use, so a run's result is the same with or without it."""
+
+    #: The model text it was computed from (`prepare`'s `model_text`).
+    model_text: str
+    retrieval: Retrieval
+    #: The local model's guesses and that model's version; None when the tenant had no model.
+    guesses: dict[str, FieldGuess] | None = None
+    model_version: str | None = None
 
 
 @dataclass
@@ -57,6 +71,8 @@ class TriageContext:
     routing: RoutingContext | None = None
     #: Where `record` hands the result (and a paused run its review decision); None: the history.
     sink: ResultSink | None = None
+    #: This run's ticket's inputs, computed with its batch-mates (None: the nodes compute them alone).
+    prefetched: Prefetched | None = None
 
     @property
     def result_sink(self) -> ResultSink:

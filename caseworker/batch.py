@@ -1,13 +1,12 @@
-"""Triage many tickets with a small thread pool, and sum up what happened (decisions, LLM use)."""
+"""Triage many tickets in batches (agent/batch.py), and sum up what happened (decisions, LLM use)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from agent.graph import triage
+from agent.batch import BATCH_SIZE, triage_many
 from agent.schemas import TriageResult
 from agent.state import TriageContext
 from knowledge.schemas import Ticket
@@ -49,21 +48,17 @@ def triage_all(
     context: TriageContext,
     *,
     workers: int = 1,
+    batch_size: int = BATCH_SIZE,
     emit: Callable[[TriageResult], object] = lambda _result: None,
     progress: Callable[[], object] = lambda: None,
 ) -> BatchSummary:
-    """Each result is stored by the graph before `emit` sees it, so an interrupted batch keeps its work."""
+    """Batched (agent/batch.py), in input order. Each result is stored by the graph before `emit` sees it,
+    so an interrupted run keeps its work; a ticket whose run fails stops the command, as before."""
     summary = BatchSummary(mode=context.mode)
-    if workers <= 1:
-        results = (triage(ticket, context) for ticket in tickets)
-        for result in results:
-            summary.add(result)
-            emit(result)
-            progress()
-        return summary
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="triage") as pool:
-        for result in pool.map(lambda ticket: triage(ticket, context), tickets):
-            summary.add(result)
-            emit(result)
-            progress()
+    for result in triage_many(tickets, context, batch_size=batch_size, workers=workers):
+        if isinstance(result, Exception):
+            raise result
+        summary.add(result)
+        emit(result)
+        progress()
     return summary

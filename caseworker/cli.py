@@ -165,9 +165,15 @@ def triage(
         typer.Option(help="local (offline), llm (the LLM classifies and writes) or cascade. Env: CASEWORKER_MODE."),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Tickets triaged at once (helps in LLM modes).")] = 1,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            min=1, max=512, help="Tickets embedded, searched and scored together (1: one at a time; same results)."
+        ),
+    ] = 64,
     data_dir: DataDir = None,
 ) -> None:
-    """Triage tickets; prints one TriageResult JSON per line (in input order when --workers is 1).
+    """Triage tickets; prints one TriageResult JSON per line, in input order.
 
     Exits 1 if any ticket was invalid; the valid ones are still triaged and stored."""
     from caseworker.batch import triage_all
@@ -201,6 +207,7 @@ def triage(
                 parsed.tickets,
                 context,
                 workers=workers,
+                batch_size=batch_size,
                 emit=lambda result: (sink.write(result.model_dump_json() + "\n"), sink.flush()),
                 progress=lambda: bar.advance(bar.task_ids[0]),
             )

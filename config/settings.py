@@ -161,6 +161,9 @@ class Settings(BaseSettings, *settings_models()):  # type: ignore[misc]
     job_lease_s: float = Field(default=120.0, gt=0, description="A running job whose lease lapses is retried.")
     job_retry_base_s: float = Field(default=5.0, ge=0, description="Backoff before retrying a failed job.")
     worker_poll_s: float = Field(default=0.5, gt=0)
+    #: When several triage jobs wait, a worker leases up to this many first-attempt ones and embeds, searches
+    #: and scores them together (each still gets its own run and result); 1 takes one job at a time.
+    worker_batch: int = Field(default=16, ge=1, le=64)
     #: An approved reply waits this long before it is applied and sent, so the reviewer can undo it (0: at once).
     review_undo_s: float = Field(default=10.0, ge=0, le=600)
     #: /readyz answers 503 once a runnable job has waited longer than this: the workers are gone or behind.

@@ -72,6 +72,10 @@ class UpsertCounts:
     unchanged: int = 0
 
 
+#: Ids per `IN (...)` look-up: well under SQLite's and Postgres's parameter limits.
+_IDS_PER_QUERY = 500
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -135,16 +139,28 @@ class History:
 
     # --- tickets -------------------------------------------------------------------------------
     def changes(self, tickets: Sequence[Ticket]) -> tuple[UpsertCounts, list[Ticket]]:
-        """Which tickets are new or differ from the stored version (read-only), with the counts."""
+        """Which tickets are new or differ from the stored version (read-only), with the counts.
+
+        Stored hashes are read a few hundred ids per query, not one query per ticket (large imports)."""
+        stored: dict[tuple[str, str], str] = {}
+        by_tenant: dict[str, list[str]] = {}
+        for ticket in tickets:
+            by_tenant.setdefault(ticket.tenant, []).append(ticket.id)
+        for tenant, ids in by_tenant.items():
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                part = ids[start : start + _IDS_PER_QUERY]
+                marks = ",".join("?" for _ in part)
+                rows = self.query(
+                    f"SELECT id, content_hash FROM tickets WHERE tenant = ? AND id IN ({marks})", (tenant, *part)
+                )
+                stored.update({(tenant, str(row["id"])): row["content_hash"] for row in rows})
         inserted = updated = unchanged = 0
         changed: list[Ticket] = []
         for ticket in tickets:
-            row = self.query_one(
-                "SELECT content_hash FROM tickets WHERE tenant = ? AND id = ?", (ticket.tenant, ticket.id)
-            )
-            if row is None:
+            known = stored.get((ticket.tenant, ticket.id))
+            if known is None:
                 inserted += 1
-            elif row["content_hash"] == ticket.content_hash():
+            elif known == ticket.content_hash():
                 unchanged += 1
                 continue
             else:

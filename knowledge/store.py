@@ -146,8 +146,16 @@ class KnowledgeStore:
 
     def delete_article_chunks(self, tenant: str, article_id: str) -> None:
         """Drop an article's old chunks first, so a shorter new version leaves no stale tail behind."""
+        self.delete_articles_chunks(tenant, [article_id])
+
+    def delete_articles_chunks(self, tenant: str, article_ids: Sequence[str]) -> None:
+        """`delete_article_chunks` for many articles of one tenant, as one write."""
+        if not article_ids:
+            return
         with self._chroma.writing() as collections:
-            collections[KB_CHUNKS].delete(where={"$and": [{"tenant": tenant}, {"article_id": article_id}]})
+            collections[KB_CHUNKS].delete(
+                where={"$and": [{"tenant": tenant}, {"article_id": {"$in": list(dict.fromkeys(article_ids))}}]}
+            )
 
     @staticmethod
     def _ticket_metadata(ticket: Ticket) -> dict[str, Any]:
@@ -168,66 +176,90 @@ class KnowledgeStore:
     def similar_tickets(
         self, embedding: np.ndarray, tenant: str, k: int, exclude_id: str | None = None
     ) -> list[TicketHit]:
-        where: dict[str, Any] = {"$and": [{"tenant": tenant}, {"resolved": True}]}
-        if exclude_id is not None:
-            where["$and"].append({"ticket_id": {"$ne": exclude_id}})
-        result = self._query(TICKETS, embedding, k, where, with_documents=True)
-        hits = []
-        for meta, distance in result:
-            labels = {key[6:]: str(v) for key, v in meta.items() if key.startswith("label_")}
-            hits.append(
-                TicketHit(
-                    id=str(meta["ticket_id"]),
-                    score=1.0 - float(distance),
-                    subject=str(meta.get("subject", "")),
-                    labels=labels,
-                    reply=str(meta.get("reply") or "") or None,
-                    customer_id=str(meta.get("customer_id") or "") or None,
-                    text=str(meta.get("_document") or ""),
-                )
-            )
-        return hits
+        return self.similar_tickets_many(np.asarray(embedding)[None, :], tenant, k, [exclude_id])[0]
 
-    def search_kb(self, embedding: np.ndarray, tenant: str, k: int) -> list[ChunkHit]:
-        result = self._query(KB_CHUNKS, embedding, k, {"tenant": tenant}, with_documents=True)
+    def similar_tickets_many(
+        self, embeddings: np.ndarray, tenant: str, k: int, exclude_ids: Sequence[str | None] | None = None
+    ) -> list[list[TicketHit]]:
+        """The k most similar resolved tickets of `tenant` for each row of `embeddings`, in one query.
+
+        A row's own ticket (`exclude_ids[i]`) is dropped after the search rather than filtered in it: one
+        `where` then serves every row of a batch, and asking for k + 1 leaves k once it is dropped (a
+        ticket id names one record per tenant). One ticket at a time runs the very same query.
+        """
+        excludes = list(exclude_ids) if exclude_ids is not None else [None] * len(embeddings)
+        extra = 1 if any(e is not None for e in excludes) else 0
+        where: dict[str, Any] = {"$and": [{"tenant": tenant}, {"resolved": True}]}
+        rows = self._query_many(TICKETS, embeddings, k + extra if k > 0 else 0, where, with_documents=True)
         return [
-            ChunkHit(
-                chunk_id=str(meta["chunk_id"]),
-                article_id=str(meta["article_id"]),
-                title=str(meta["title"]),
-                text=str(meta["_document"]),
-                score=1.0 - float(distance),
-                category=str(meta.get("category") or "") or None,
-            )
-            for meta, distance in result
+            [self._ticket_hit(meta, distance) for meta, distance in found if meta["ticket_id"] != exclude][:k]
+            for found, exclude in zip(rows, excludes, strict=True)
         ]
 
-    def _query(
+    @staticmethod
+    def _ticket_hit(meta: dict[str, Any], distance: float) -> TicketHit:
+        return TicketHit(
+            id=str(meta["ticket_id"]),
+            score=1.0 - float(distance),
+            subject=str(meta.get("subject", "")),
+            labels={key[6:]: str(v) for key, v in meta.items() if key.startswith("label_")},
+            reply=str(meta.get("reply") or "") or None,
+            customer_id=str(meta.get("customer_id") or "") or None,
+            text=str(meta.get("_document") or ""),
+        )
+
+    def search_kb(self, embedding: np.ndarray, tenant: str, k: int) -> list[ChunkHit]:
+        return self.search_kb_many(np.asarray(embedding)[None, :], tenant, k)[0]
+
+    def search_kb_many(self, embeddings: np.ndarray, tenant: str, k: int) -> list[list[ChunkHit]]:
+        """The k best KB chunks of `tenant` for each row of `embeddings`, in one query."""
+        rows = self._query_many(KB_CHUNKS, embeddings, k, {"tenant": tenant}, with_documents=True)
+        return [
+            [
+                ChunkHit(
+                    chunk_id=str(meta["chunk_id"]),
+                    article_id=str(meta["article_id"]),
+                    title=str(meta["title"]),
+                    text=str(meta["_document"]),
+                    score=1.0 - float(distance),
+                    category=str(meta.get("category") or "") or None,
+                )
+                for meta, distance in found
+            ]
+            for found in rows
+        ]
+
+    def _query_many(
         self,
         collection: str,
-        embedding: np.ndarray,
+        embeddings: np.ndarray,
         k: int,
         where: dict[str, Any],
         with_documents: bool = False,
-    ) -> list[tuple[dict[str, Any], float]]:
-        if k <= 0:
-            return []
+    ) -> list[list[tuple[dict[str, Any], float]]]:
+        """One Chroma query for every row of `embeddings`: its `where` filter is evaluated once per call.
+
+        No `count()` first: Chroma answers an empty collection, or a filter nothing matches, with empty
+        results (tests/test_store.py holds it to that), and the count cost a round trip per query.
+        """
+        queries = np.asarray(embeddings, dtype=np.float32).reshape(len(embeddings), -1)
+        if k <= 0 or len(queries) == 0:
+            return [[] for _ in range(len(queries))]
         include = ["metadatas", "distances", *(["documents"] if with_documents else [])]
         with self._chroma.reading() as collections:
-            if collections[collection].count() == 0:
-                return []
             result = collections[collection].query(
-                query_embeddings=[np.asarray(embedding, dtype=np.float32)],
-                n_results=k,
-                where=where,
-                include=include,
+                query_embeddings=list(queries), n_results=k, where=where, include=include
             )
-        metadatas = result["metadatas"][0]
-        distances = result["distances"][0]
-        documents = result["documents"][0] if with_documents else [None] * len(metadatas)
-        return [
-            ({**meta, "_document": doc}, dist) for meta, doc, dist in zip(metadatas, documents, distances, strict=True)
-        ]
+        out = []
+        for i, metadatas in enumerate(result["metadatas"]):
+            documents = result["documents"][i] if with_documents else [None] * len(metadatas)
+            out.append(
+                [
+                    ({**meta, "_document": doc}, dist)
+                    for meta, doc, dist in zip(metadatas, documents, result["distances"][i], strict=True)
+                ]
+            )
+        return out
 
     def ticket_embeddings(self, tenant: str | None = None) -> Iterator[tuple[str, str, np.ndarray]]:
         """(tenant, ticket id, embedding) for every stored ticket, paged so memory stays flat."""

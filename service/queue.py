@@ -54,14 +54,18 @@ class JobQueue:
         with self.history.transaction() as conn:
             return insert_job(conn, new, self.max_attempts, self.clock())
 
-    def claim(self, kinds: tuple[JobKind, ...] = JOB_KINDS) -> Job | None:
-        """Take the next ready job (queued, failed and due, or running with a lapsed lease)."""
+    def claim(self, kinds: tuple[JobKind, ...] = JOB_KINDS, fresh_only: bool = False) -> Job | None:
+        """Take the next ready job (queued, failed and due, or running with a lapsed lease).
+
+        `fresh_only`: only a job never attempted (a worker's batch-mates: a job that may have crashed a
+        worker before runs alone, so it can cost its neighbours at most one attempt)."""
         marks = ",".join("?" for _ in kinds)
+        fresh = " AND attempts = 0" if fresh_only else ""
         while True:
             now = self.clock()
             with self.history.transaction() as conn:
                 row = conn.execute(
-                    f"SELECT id, state, attempts, max_attempts FROM jobs WHERE kind IN ({marks}) AND ("
+                    f"SELECT id, state, attempts, max_attempts FROM jobs WHERE kind IN ({marks}){fresh} AND ("
                     "(state IN ('queued', 'failed') AND run_after <= ?) OR (state = 'running' AND lease_until < ?)) "
                     "ORDER BY run_after, created_at LIMIT 1" + self.history.db.skip_locked,
                     (*kinds, now, now),

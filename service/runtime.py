@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -15,10 +16,11 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
 
+from agent.batch import prefetch_or_none
 from agent.graph import build_service_graph
 from agent.local_model import ModelNotTrainedError
 from agent.schemas import TriageResult
-from agent.state import TriageContext
+from agent.state import Prefetched, TriageContext
 from config.components import Components
 from config.settings import Settings
 from insights.drift import drift, raise_alerts
@@ -138,10 +140,11 @@ class ServiceRuntime:
         return self.assignments.apply_event(event)
 
     # --- work ------------------------------------------------------------------------------------
-    def run(self, job: Job) -> None:
-        """Run one claimed job to completion; exceptions go to the caller (the worker records them)."""
+    def run(self, job: Job, prefetched: Prefetched | None = None) -> None:
+        """Run one claimed job to completion; exceptions go to the caller (the worker records them).
+        `prefetched`: a triage job's inputs computed with its batch (`triage_inputs`)."""
         if job.kind == "triage":
-            self._triage(job)
+            self._triage(job, prefetched)
         elif job.kind == "retrain":
             self._retrain(job)
         elif job.kind == "decision":
@@ -168,14 +171,33 @@ class ServiceRuntime:
         configs = self.helpdesks.configs.items()
         return frozenset(name for name, config in configs if isinstance(config, HelpdeskConfig) and config.assign)
 
-    def _triage(self, job: Job) -> None:
+    def triage_inputs(self, jobs: Sequence[Job]) -> list[Prefetched | None]:
+        """The triage jobs' tickets embedded, searched and scored together (None for any other job, a payload
+        that does not validate, or every job when the batch step fails: each then runs alone)."""
+        tickets: dict[int, Ticket] = {}
+        for i, job in enumerate(jobs):
+            if job.kind == "triage":
+                try:
+                    tickets[i] = _payload(job, Ticket)
+                except InvalidPayload:
+                    continue  # its own run reports it
+        out: list[Prefetched | None] = [None] * len(jobs)
+        if tickets:
+            for i, pre in zip(tickets, prefetch_or_none(list(tickets.values()), self.context), strict=True):
+                out[i] = pre
+        return out
+
+    def _triage(self, job: Job, prefetched: Prefetched | None = None) -> None:
         ticket = _payload(job, Ticket)
         config = self._config(job.id)
         # A rerun after a crash starts clean: what an earlier attempt left in the checkpointer is not state.
         self.checkpointer.delete_thread(job.id)
         # Checkpoint only when the run stops: a paused review is saved, a crashed run reruns from the start.
         final = self.graph.invoke(
-            {"ticket": ticket}, config=config, context=self._context_for(job.id, job.lease), durability="exit"
+            {"ticket": ticket},
+            config=config,
+            context=replace(self._context_for(job.id, job.lease), prefetched=prefetched),
+            durability="exit",
         )
         if "__interrupt__" not in final:
             self.checkpointer.delete_thread(job.id)

@@ -1,4 +1,5 @@
-"""Worker loop: claim a job, keep its lease alive while it runs, record success or failure."""
+"""Worker loop: claim a job (or a small batch of triage jobs), keep the leases alive while they run, record
+each job's success or failure on its own."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import threading
 import time
 
+from agent.state import Prefetched
 from knowledge.jobs import Job, LeaseLost
 from service.runtime import InvalidPayload, ServiceRuntime
 
@@ -27,15 +29,15 @@ class Worker:
                 next_maintenance = time.monotonic() + self.runtime.settings.maintenance_interval_s
                 self._maintain()
             try:
-                job = self.runtime.queue.claim()
+                jobs = self.claim_batch()
             except Exception:
                 log.exception("%s: claiming a job failed; retrying", self.name)
                 self.stop.wait(self.runtime.settings.worker_poll_s)
                 continue
-            if job is None:
+            if not jobs:
                 self.stop.wait(self.runtime.settings.worker_poll_s)
                 continue
-            self.process(job)
+            self.process_batch(jobs)
         log.info("%s stopped after %d jobs", self.name, self.processed)
 
     def _maintain(self) -> None:
@@ -48,18 +50,63 @@ class Worker:
     def run_until_idle(self) -> int:
         """Drain the queue and return (`caseworker worker --once`, tests)."""
         done = 0
-        while (job := self.runtime.queue.claim()) is not None:
-            self.process(job)
-            done += 1
+        while jobs := self.claim_batch():
+            self.process_batch(jobs)
+            done += len(jobs)
         return done
 
-    def process(self, job: Job) -> None:
-        lease = job.lease
+    def claim_batch(self) -> list[Job]:
+        """The next job; when it is a triage job on its first attempt, up to `worker_batch` - 1 more such jobs.
+
+        Only first attempts share a batch: a job that may have crashed a worker runs alone, so a poison
+        job costs each batch-mate at most one attempt."""
+        queue = self.runtime.queue
+        first = queue.claim()
+        if first is None:
+            return []
+        jobs = [first]
+        if first.kind != "triage" or first.attempts > 1:
+            return jobs
+        try:
+            while len(jobs) < self.runtime.settings.worker_batch:
+                more = queue.claim(("triage",), fresh_only=True)
+                if more is None:
+                    break
+                jobs.append(more)
+        except Exception:  # the jobs already leased still run; the next claim retries the database
+            log.exception("%s: claiming batch-mates failed; running %d job(s)", self.name, len(jobs))
+        return jobs
+
+    def process_batch(self, jobs: list[Job]) -> None:
+        """Each job run and recorded on its own (one result each, one failure each), with its triage inputs
+        embedded, searched and scored together first; one heartbeat keeps every lease of the batch alive."""
         finished = threading.Event()
-        heartbeat = threading.Thread(target=self._keep_lease, args=(job, finished), daemon=True)
+        heartbeat = threading.Thread(target=self._keep_leases, args=(jobs, finished), daemon=True)
         heartbeat.start()
         try:
-            self.runtime.run(job)
+            inputs = self._inputs(jobs)
+            for job, prefetched in zip(jobs, inputs, strict=True):
+                self._run_one(job, prefetched)
+        finally:
+            finished.set()
+            heartbeat.join()
+
+    def _inputs(self, jobs: list[Job]) -> list[Prefetched | None]:
+        if len(jobs) == 1:
+            return [None]
+        try:
+            return self.runtime.triage_inputs(jobs)
+        except Exception:  # e.g. the model failed to load: each job's own run meets it and records it
+            log.exception("%s: preparing a batch of %d jobs failed; running them one at a time", self.name, len(jobs))
+            return [None] * len(jobs)
+
+    def process(self, job: Job) -> None:
+        self.process_batch([job])
+
+    def _run_one(self, job: Job, prefetched: Prefetched | None) -> None:
+        lease = job.lease
+        try:
+            self.runtime.run(job, prefetched)
             self.processed += 1
         except LeaseLost as exc:
             log.warning("%s: %s; another worker owns it now", self.name, exc)
@@ -71,17 +118,17 @@ class Worker:
                 log.info("%s: job %s is now %s", self.name, job.id, state)
             except LeaseLost:
                 log.warning("%s: job %s failed after its lease lapsed", self.name, job.id)
-        finally:
-            finished.set()
-            heartbeat.join()
 
-    def _keep_lease(self, job: Job, finished: threading.Event) -> None:
-        # A slow job (an LLM run) must not look dead: renew at a third of the lease.
+    def _keep_leases(self, jobs: list[Job], finished: threading.Event) -> None:
+        # A slow job (an LLM run), or one waiting for its batch-mates, must not look dead: renew at a third
+        # of the lease. A job whose lease is lost is another worker's now; its own run finds that out.
         interval = self.runtime.settings.job_lease_s / 3
-        while not finished.wait(interval):
-            if not self.runtime.queue.extend(job.lease):
-                log.warning("%s: job %s lost its lease while running", self.name, job.id)
-                return
+        held = list(jobs)
+        while held and not finished.wait(interval):
+            for job in list(held):
+                if not self.runtime.queue.extend(job.lease):
+                    log.warning("%s: job %s lost its lease while running", self.name, job.id)
+                    held.remove(job)
 
 
 def start_workers(runtime: ServiceRuntime, count: int, stop: threading.Event) -> list[threading.Thread]:

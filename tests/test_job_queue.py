@@ -246,3 +246,20 @@ def test_oldest_wait_counts_due_work_only(queue: JobQueue, clock: Clock) -> None
     assert queue.claim() is not None and queue.claim() is not None
     clock.now += 31  # both leases lapsed 1 s ago: their workers are gone
     assert queue.oldest_wait_s() == 1
+
+
+def test_fresh_only_claims_skip_jobs_already_attempted(queue: JobQueue, clock: Clock) -> None:
+    """A worker's batch-mates are first attempts only: a retried or lapsed job is never leased beside others."""
+    queue.enqueue(_job("d-1"))
+    first = queue.claim()
+    assert first is not None
+    queue.fail(first.lease, "boom")
+    clock.now += 10
+    lapsed = queue.enqueue(_job("d-2"))[0]
+    assert queue.claim() is not None  # d-1's retry (oldest run_after), leased as usual
+    assert queue.claim(fresh_only=True) is not None  # d-2: never attempted
+    clock.now += 31  # both leases lapse: their workers died
+    assert queue.claim(("triage",), fresh_only=True) is None
+    again = queue.claim()
+    assert again is not None and again.attempts == 3
+    assert queue.get(lapsed) is not None

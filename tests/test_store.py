@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from config.components import Components
 from knowledge.schemas import Article
+from knowledge.text import ticket_model_text
 from tests.conftest import history_tickets, kb_articles
 
 
@@ -75,3 +78,37 @@ def test_ingest_interrupted_after_the_vector_write_is_completed_by_a_rerun(works
     assert counts.inserted == 12
     assert workspace.history.ticket_count() == 12
     assert workspace.store.counts()["tickets"] == 12
+
+
+def test_empty_and_emptied_collections_answer_with_no_hits(workspace: Components) -> None:
+    """Searches ask Chroma directly, without a count() first: an empty collection must answer with nothing."""
+    query = workspace.embedder.embed(["forgot my password", "invoice please"])
+    assert workspace.store.similar_tickets_many(query, "default", 5, ["t1", None]) == [[], []]
+    assert workspace.store.search_kb_many(query, "default", 3) == [[], []]
+    workspace.ingest.kb(kb_articles())
+    assert workspace.store.search_kb(query[0], "default", 3)
+    workspace.store.delete_articles_chunks("default", [a.id for a in kb_articles()])
+    assert workspace.store.counts()["kb_chunks"] == 0
+    assert workspace.store.search_kb(query[0], "default", 3) == []
+
+
+def test_a_batch_search_finds_what_each_search_alone_finds(workspace: Components) -> None:
+    workspace.ingest.tickets(history_tickets())
+    tickets = history_tickets()[:6]
+    vectors = workspace.embedder.embed([t.text for t in tickets])
+    together = workspace.store.similar_tickets_many(vectors, "default", 3, [t.id for t in tickets])
+    alone = [
+        workspace.store.similar_tickets(v, "default", 3, exclude_id=t.id) for v, t in zip(vectors, tickets, strict=True)
+    ]
+    assert together == alone
+    assert all(len(hits) == 3 and t.id not in {h.id for h in hits} for hits, t in zip(together, tickets, strict=True))
+
+
+def test_ingest_stores_each_ticket_with_its_own_vector(workspace: Components) -> None:
+    """Ingest embeds shortest-first across the import; every vector must still land on its own ticket."""
+    tickets = history_tickets()
+    workspace.ingest.tickets(tickets)
+    stored = {ticket_id: vector for _, ticket_id, vector in workspace.store.ticket_embeddings("default")}
+    alone = workspace.embedder.embed([ticket_model_text(t) for t in tickets])
+    for ticket, vector in zip(tickets, alone, strict=True):
+        np.testing.assert_allclose(stored[ticket.id], vector, atol=1e-6)
