@@ -27,6 +27,10 @@ class StoreMismatchError(RuntimeError):
     """The persisted collections were built with another embedding model."""
 
 
+class TenantEncoderError(StoreMismatchError):
+    """A tenant's records were to be embedded or searched with an encoder tuned on another tenant's labels."""
+
+
 @dataclass(frozen=True)
 class TicketHit:
     id: str
@@ -95,8 +99,21 @@ class KnowledgeStore:
         )
         self._batch = max(1, min(self._chroma.client.get_max_batch_size(), 1000))
 
+    def check_tenant(self, tenant: str) -> None:
+        """An encoder tuned on one tenant's labels (its `tenant`) serves that tenant alone: nothing it learned
+        may shape another tenant's vectors, searches or triage (knowledge/embeddings_tuned.py)."""
+        owner = getattr(self.embedder, "tenant", None)
+        if owner is not None and tenant != owner:
+            raise TenantEncoderError(
+                f"this data dir's encoder was tuned on tenant {owner!r}'s labels and serves that tenant only, not "
+                f"{tenant!r}: give each tenant its own data dir, or `caseworker reembed --embedder minilm` to go back "
+                "to the stock encoder"
+            )
+
     # --- writing -------------------------------------------------------------------------------
     def upsert_tickets(self, tickets: Sequence[Ticket], embeddings: np.ndarray) -> None:
+        for tenant in {t.tenant for t in tickets}:
+            self.check_tenant(tenant)
         self._upsert(
             TICKETS,
             ids=[_key(t.tenant, t.id) for t in tickets],
@@ -106,6 +123,8 @@ class KnowledgeStore:
         )
 
     def upsert_chunks(self, chunks: Sequence[ArticleChunk], embeddings: np.ndarray) -> None:
+        for tenant in {c.tenant for c in chunks}:
+            self.check_tenant(tenant)
         self._upsert(
             KB_CHUNKS,
             ids=[_key(c.tenant, c.id) for c in chunks],
@@ -168,6 +187,7 @@ class KnowledgeStore:
     def similar_tickets(
         self, embedding: np.ndarray, tenant: str, k: int, exclude_id: str | None = None
     ) -> list[TicketHit]:
+        self.check_tenant(tenant)
         where: dict[str, Any] = {"$and": [{"tenant": tenant}, {"resolved": True}]}
         if exclude_id is not None:
             where["$and"].append({"ticket_id": {"$ne": exclude_id}})
@@ -189,6 +209,7 @@ class KnowledgeStore:
         return hits
 
     def search_kb(self, embedding: np.ndarray, tenant: str, k: int) -> list[ChunkHit]:
+        self.check_tenant(tenant)
         result = self._query(KB_CHUNKS, embedding, k, {"tenant": tenant}, with_documents=True)
         return [
             ChunkHit(
@@ -231,6 +252,8 @@ class KnowledgeStore:
 
     def ticket_embeddings(self, tenant: str | None = None) -> Iterator[tuple[str, str, np.ndarray]]:
         """(tenant, ticket id, embedding) for every stored ticket, paged so memory stays flat."""
+        if tenant:
+            self.check_tenant(tenant)
         where = {"tenant": tenant} if tenant else None
         offset = 0
         while True:
