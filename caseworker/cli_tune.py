@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from caseworker.cli_common import err, fail
@@ -26,7 +27,7 @@ def tune_then_train(
     try:
         require_tuning_packages()
     except TuningUnavailableError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(escape(str(exc))) from exc
     from config.tuning import TuningRefusedError, tune_data_dir
 
     options = TuneOptions(time_budget_s=time_budget, objective=objective, quantize=quantize,  # type: ignore[arg-type]
@@ -50,7 +51,7 @@ def tune_then_train(
 
             tuned = tune_data_dir(components, tenant, options, advance, reembedded)
     except (TuningRefusedError, EmbeddingModelError, ValueError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(escape(str(exc))) from exc
     r = tuned.result
     int8 = f"int8 (cosine to fp32 {r.int8_cosine:.4f})" if r.quantized else f"fp32 (int8 cosine {r.int8_cosine})"
     err.print(

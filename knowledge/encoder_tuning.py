@@ -178,6 +178,12 @@ def tune_encoder(
                    f"step {steps}, epoch {seen / len(texts):.2f}, loss {loss.item():.3f}")  # fmt: skip
         epoch += 1
     train_seconds = time.perf_counter() - started
+    if steps == 0:
+        raise ValueError(
+            f"the time budget of {options.time_budget_s:.0f} s ran out before the first training step "
+            f"({train_seconds:.0f} s spent loading; {_export_reserve(options.time_budget_s):.0f} s are kept for the "
+            "export): give a larger --time-budget"
+        )
     path, sha, quantized, cosine = _export(model, texts, out_dir, options, torch)
     report(time.perf_counter() - started, options.time_budget_s, "exported")
     total = time.perf_counter() - started
