@@ -414,7 +414,8 @@ def _tuned_settings(
     install(directory, result.path, result.sha256, settings.tenant, result.quantized, result.model_dump(mode="json"))
     notes.append(
         f"encoder tuned on the training split ({result.n_texts} texts, {result.objective}, {result.steps} steps, "
-        f"{result.epochs} epochs, stopped by {result.stopped_by}, {result.total_seconds:.0f} s, "
+        f"{result.epochs} epochs, stopped by {result.stopped_by}, {result.total_seconds:.0f} s of which "
+        f"{result.train_seconds - result.load_seconds:.0f} s training steps, "
         f"{'int8' if result.quantized else 'fp32'}, int8 cosine {result.int8_cosine})"
     )
     return settings.model_copy(update={"embedder": "tuned"})

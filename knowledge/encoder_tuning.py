@@ -81,6 +81,8 @@ class TuneResult(BaseModel):
     examples_seen: int
     epochs: float
     stopped_by: Literal["budget", "epochs"]
+    #: imports, loading and tokenising, before the first step
+    load_seconds: float
     train_seconds: float
     export_seconds: float
     total_seconds: float
@@ -165,6 +167,7 @@ def tune_encoder(
     steps = seen = 0
     stopped: Literal["budget", "epochs"] = "epochs"
     model.train()
+    load_seconds = time.perf_counter() - started
     epoch = 0
     while epoch < math.ceil(options.max_epochs) and stopped == "epochs":
         for batch in _batches([len(x) for x in ids], options.batch_size, rng):
@@ -196,7 +199,8 @@ def tune_encoder(
     total = time.perf_counter() - started
     return TuneResult(path=path, sha256=sha, objective=options.objective, quantized=quantized, int8_cosine=cosine,
                       fields=list(fields), n_texts=len(texts), steps=steps, examples_seen=seen,
-                      epochs=round(seen / len(texts), 3), stopped_by=stopped, train_seconds=round(train_seconds, 2),
+                      epochs=round(seen / len(texts), 3), stopped_by=stopped, load_seconds=round(load_seconds, 2),
+                      train_seconds=round(train_seconds, 2),
                       export_seconds=round(total - train_seconds, 2), total_seconds=round(total, 2))  # fmt: skip
 
 
