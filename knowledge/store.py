@@ -15,7 +15,7 @@ import numpy as np
 
 from knowledge.chroma_local import LocalChroma, open_local_chroma
 from knowledge.chroma_remote import RemoteChroma
-from knowledge.embeddings import CaseworkerEmbeddingFunction, Embedder
+from knowledge.embeddings import TUNED_PREFIX, CaseworkerEmbeddingFunction, Embedder
 from knowledge.schemas import ArticleChunk, Ticket
 
 TICKETS = "tickets"
@@ -87,10 +87,12 @@ class KnowledgeStore:
                 built_with = (collection.metadata or {}).get("embedding_model")
                 self.built_with[name] = built_with
                 if check_model and built_with != embedder.model_id:
+                    tuned = str(built_with).startswith(TUNED_PREFIX)
                     raise StoreMismatchError(
                         f"collection {collection.name!r} in {url or path} was built with {built_with!r}, not "
                         f"{embedder.model_id!r} (the configured embedder): run `caseworker reembed` with the same "
                         "--data-dir and settings to re-embed it (and retrain), or set CASEWORKER_EMBEDDER back"
+                        + (" (CASEWORKER_EMBEDDER=tuned: this data dir serves its tuned encoder)" if tuned else "")
                     )
             return collections
 
