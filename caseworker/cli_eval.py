@@ -206,6 +206,16 @@ def eval_command(
     embedding_cache: Annotated[
         Path | None, typer.Option(help="Reuse embeddings cached here (keyed by text) across runs.")
     ] = None,
+    tune_encoder: Annotated[
+        float | None,
+        typer.Option(
+            help="Tune the encoder on the training split for this many seconds first (caseworker[tune]).", min=5
+        ),
+    ] = None,
+    tune_option: Annotated[
+        list[str] | None,
+        typer.Option("--tune-option", help="With --tune-encoder: NAME=VALUE, e.g. objective=pairs, quantize=never."),
+    ] = None,
     split: Annotated[
         str | None, typer.Option(help="Without --test: 'stratified' (default) or 'time' (hold out the newest).")
     ] = None,
@@ -251,6 +261,8 @@ def eval_command(
         "target_accuracy": target_accuracy,
         "baselines": baselines,
         "embedding_cache": embedding_cache,
+        "tune_encoder_s": tune_encoder,
+        "tune_options": dict(_settings_overrides(tune_option or [], None)),
         "kb": kb,
         "taxonomy": taxonomy,
     }

@@ -28,6 +28,20 @@ def train_command(
         PromoteWhen,
         typer.Option(help="auto: only when not worse than the champion on the holdout; always; never."),
     ] = PromoteWhen.auto,
+    tune_encoder: Annotated[
+        bool,
+        typer.Option(
+            help="First fine-tune the embedding model on this data dir's one tenant's labelled history, "
+            "re-embed everything with it and then train on it (pip install 'caseworker[tune]')."
+        ),
+    ] = False,
+    time_budget: Annotated[
+        float, typer.Option(min=5, help="With --tune-encoder: seconds the tuning (export included) may take.")
+    ] = 600.0,
+    objective: Annotated[str, typer.Option(help="With --tune-encoder: head (default) or pairs (SetFit).")] = "head",
+    quantize: Annotated[
+        str, typer.Option(help="With --tune-encoder: auto (int8 when it keeps the vectors), always or never.")
+    ] = "auto",
     data_dir: DataDir = None,
 ) -> None:
     """Train a candidate model per tenant on its labelled history (the gate decides whether it serves), and
@@ -36,6 +50,14 @@ def train_command(
     from agent.training import report_lines
 
     components = components_for(data_dir)
+    if tune_encoder:
+        from caseworker.cli_tune import tune_then_train
+
+        if objective not in ("head", "pairs") or quantize not in ("auto", "always", "never"):
+            raise fail("--objective is head or pairs; --quantize is auto, always or never")
+        components = tune_then_train(components, tenant, time_budget, objective, quantize)
+        # The old champion was trained on the stock vectors and cannot be served with these.
+        promote = PromoteWhen.always
     problem: ModelNotTrainedError | None = None
     reports = []
     with err.status("Training...") as status:

@@ -15,7 +15,7 @@ from caseworker.cli_common import DataDir, components_for, err, fail
 def reembed_command(
     embedder: Annotated[
         str | None,
-        typer.Option("--embedder", help="minilm or e5-small (default: CASEWORKER_EMBEDDER, else minilm)."),
+        typer.Option("--embedder", help="minilm, e5-small or tuned (default: CASEWORKER_EMBEDDER, else minilm)."),
     ] = None,
     retrain: Annotated[bool, typer.Option(help="Retrain every tenant's model on the new vectors.")] = True,
     data_dir: DataDir = None,

@@ -47,6 +47,11 @@ class Components:
 
     @cached_property
     def embedder(self) -> Embedder:
+        if self.settings.embedder == "tuned":
+            # The data dir's own MiniLM (`caseworker train --tune-encoder`), its sha256 checked on load.
+            from knowledge.embeddings_tuned import ENCODER_DIR, load_tuned
+
+            return load_tuned(self.settings.data_dir / ENCODER_DIR, self.settings.embedding_threads)
         return embedder_named(self.settings.embedder, self.settings.embedding_threads)
 
     @cached_property

@@ -27,6 +27,8 @@ class SimilarityThresholds(BaseModel):
 EMBEDDER_THRESHOLDS = {
     "minilm": SimilarityThresholds(strong_kb_match=0.55, novelty_similarity=0.35),
     "e5-small": SimilarityThresholds(strong_kb_match=0.885, novelty_similarity=0.82),
+    # A tuned MiniLM starts from MiniLM's geometry; provisional, not yet calibrated on tuned vectors.
+    "tuned": SimilarityThresholds(strong_kb_match=0.55, novelty_similarity=0.35),
 }
 
 
@@ -54,8 +56,9 @@ class Settings(BaseSettings, *settings_models()):  # type: ignore[misc]
     kb_chunk_tokens: int = Field(default=200, ge=50, le=250)
     embedding_threads: int = Field(default=2, ge=1, le=64)
     #: The embedding model of this data dir, recorded in its collections: minilm (English, all-MiniLM-L6-v2
-    #: int8) or e5-small (multilingual-e5-small 4-bit). Changing it needs `caseworker reembed`.
-    embedder: Literal["minilm", "e5-small"] = "minilm"
+    #: int8), e5-small (multilingual-e5-small 4-bit) or tuned (this data dir's own MiniLM from
+    #: `caseworker train --tune-encoder`). Changing it needs `caseworker reembed`.
+    embedder: Literal["minilm", "e5-small", "tuned"] = "minilm"
 
     # Policy
     auto_apply_confidence: float = Field(default=0.8, ge=0, le=1)

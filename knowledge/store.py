@@ -15,7 +15,7 @@ import numpy as np
 
 from knowledge.chroma_local import LocalChroma, open_local_chroma
 from knowledge.chroma_remote import RemoteChroma
-from knowledge.embeddings import CaseworkerEmbeddingFunction, Embedder
+from knowledge.embeddings import TUNED_PREFIX, CaseworkerEmbeddingFunction, Embedder
 from knowledge.schemas import ArticleChunk, Ticket
 
 TICKETS = "tickets"
@@ -25,6 +25,10 @@ _REPLY_EXCERPT_CHARS = 1500
 
 class StoreMismatchError(RuntimeError):
     """The persisted collections were built with another embedding model."""
+
+
+class TenantEncoderError(StoreMismatchError):
+    """A tenant's records were to be embedded or searched with an encoder tuned on another tenant's labels."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +87,12 @@ class KnowledgeStore:
                 built_with = (collection.metadata or {}).get("embedding_model")
                 self.built_with[name] = built_with
                 if check_model and built_with != embedder.model_id:
+                    tuned = str(built_with).startswith(TUNED_PREFIX)
                     raise StoreMismatchError(
                         f"collection {collection.name!r} in {url or path} was built with {built_with!r}, not "
                         f"{embedder.model_id!r} (the configured embedder): run `caseworker reembed` with the same "
                         "--data-dir and settings to re-embed it (and retrain), or set CASEWORKER_EMBEDDER back"
+                        + (" (CASEWORKER_EMBEDDER=tuned: this data dir serves its tuned encoder)" if tuned else "")
                     )
             return collections
 
@@ -95,8 +101,21 @@ class KnowledgeStore:
         )
         self._batch = max(1, min(self._chroma.client.get_max_batch_size(), 1000))
 
+    def check_tenant(self, tenant: str) -> None:
+        """An encoder tuned on one tenant's labels (its `tenant`) serves that tenant alone: nothing it learned
+        may shape another tenant's vectors, searches or triage (knowledge/embeddings_tuned.py)."""
+        owner = getattr(self.embedder, "tenant", None)
+        if owner is not None and tenant != owner:
+            raise TenantEncoderError(
+                f"this data dir's encoder was tuned on tenant {owner!r}'s labels and serves that tenant only, not "
+                f"{tenant!r}: give each tenant its own data dir, or `caseworker reembed --embedder minilm` to go back "
+                "to the stock encoder"
+            )
+
     # --- writing -------------------------------------------------------------------------------
     def upsert_tickets(self, tickets: Sequence[Ticket], embeddings: np.ndarray) -> None:
+        for tenant in {t.tenant for t in tickets}:
+            self.check_tenant(tenant)
         self._upsert(
             TICKETS,
             ids=[_key(t.tenant, t.id) for t in tickets],
@@ -106,6 +125,8 @@ class KnowledgeStore:
         )
 
     def upsert_chunks(self, chunks: Sequence[ArticleChunk], embeddings: np.ndarray) -> None:
+        for tenant in {c.tenant for c in chunks}:
+            self.check_tenant(tenant)
         self._upsert(
             KB_CHUNKS,
             ids=[_key(c.tenant, c.id) for c in chunks],
@@ -187,6 +208,7 @@ class KnowledgeStore:
         `where` then serves every row of a batch, and asking for k + 1 leaves k once it is dropped (a
         ticket id names one record per tenant). One ticket at a time runs the very same query.
         """
+        self.check_tenant(tenant)
         excludes = list(exclude_ids) if exclude_ids is not None else [None] * len(embeddings)
         extra = 1 if any(e is not None for e in excludes) else 0
         where: dict[str, Any] = {"$and": [{"tenant": tenant}, {"resolved": True}]}
@@ -213,6 +235,7 @@ class KnowledgeStore:
 
     def search_kb_many(self, embeddings: np.ndarray, tenant: str, k: int) -> list[list[ChunkHit]]:
         """The k best KB chunks of `tenant` for each row of `embeddings`, in one query."""
+        self.check_tenant(tenant)
         rows = self._query_many(KB_CHUNKS, embeddings, k, {"tenant": tenant}, with_documents=True)
         return [
             [
@@ -263,6 +286,8 @@ class KnowledgeStore:
 
     def ticket_embeddings(self, tenant: str | None = None) -> Iterator[tuple[str, str, np.ndarray]]:
         """(tenant, ticket id, embedding) for every stored ticket, paged so memory stays flat."""
+        if tenant:
+            self.check_tenant(tenant)
         where = {"tenant": tenant} if tenant else None
         offset = 0
         while True:
