@@ -4,15 +4,17 @@ Fed one triaged ticket at a time (`SurgeDetector.observe`), by any number of wor
 Each ticket is decided in one transaction holding the tenant's lock (knowledge/incidents.py `locked`):
 the ticket is stored, then the sliding window (default 2 h) is read back from the store, so it holds every
 worker's tickets and survives a restart (at most `window_limit` rows are read). What the window is measured
-against, the arrival profile per weekday and hour and a reference sample of the newest `reference_size`
-observations, comes from the stored tickets *before* the window (insights/surge_history.py).
+against, the arrival rate at that hour (weekday or weekend, the hour either side pooled) and a reference
+sample of the newest `reference_size` observations, comes from the stored tickets *before* the window
+(insights/surge_history.py).
 A ticket first joins an open (or accepted) incident whose centroid it matches (cosine ≥ `similarity`, same
 category where both are labelled). Otherwise its group is itself plus the window's matches; the count
-expected for that kind of ticket is share × rate(weekday, hour) × window hours, the share being the
-fraction of the reference sample that matches it (add-one smoothed). A group of at least `min_size` and
-`ratio` × expected opens an incident proposal, unless a dismissed incident of that cluster still
-suppresses it. Labels are the group's top terms (the detector calls no LLM). Two workers deciding at the
-same instant queue on the lock, so the second one attaches to the incident the first opened.
+expected for that kind of ticket is share × rate × window hours, the share being the
+fraction of the reference sample that matches it (add-one smoothed). A group of at least `min_size` whose
+size a Poisson count with that mean reaches with probability ≤ `p_value` opens an incident proposal,
+unless a dismissed incident of that cluster still suppresses it. Labels are the group's top terms (the
+detector calls no LLM). Two workers deciding at the same instant queue on the lock, so the second one
+attaches to the incident the first opened.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from pydantic import BaseModel, Field
+from scipy.stats import poisson
 
 from insights.surge_history import REBUILD_GAP, TenantHistory, advance, build, unit
 from knowledge.db import Tx
@@ -41,16 +44,18 @@ _TICK = timedelta(microseconds=1)
 
 class SurgePolicy(BaseModel):
     window_minutes: int = Field(default=120, ge=5, le=24 * 60)
-    similarity: float = Field(default=0.6, gt=0, lt=1)
+    #: MiniLM's; config.settings gives each embedder its own (EMBEDDER_THRESHOLDS).
+    similarity: float = Field(default=0.5, gt=0, lt=1)
     min_size: int = Field(default=5, ge=2)
-    ratio: float = Field(default=8.0, gt=1)
+    #: A group opens a proposal when a Poisson count with the expected mean reaches its size this rarely.
+    p_value: float = Field(default=1e-5, gt=0, lt=1)
     reference_size: int = Field(default=3000, ge=50)
     #: A dismissed incident's cluster opens no new proposal for this long.
     suppress_hours: float = Field(default=24.0, ge=0)
     #: Incidents take new members while their last one is at most this old.
     attach_hours: float = Field(default=24.0, gt=0)
     #: The expected count never goes below this (a kind never seen before is not infinitely surprising).
-    min_expected: float = Field(default=0.5, gt=0)
+    min_expected: float = Field(default=0.25, gt=0)
     high_value_mrr: float = Field(default=2000, ge=0)
     #: At most this many stored observations are read per ticket (the window, and what left it since).
     window_limit: int = Field(default=2000, ge=50)
@@ -100,7 +105,7 @@ class SurgeDetector:
         edge = obs.at - timedelta(minutes=self.policy.window_minutes)
         history = self._histories.get(obs.tenant)
         if history is None or history.until is None or abs(edge - history.until) > REBUILD_GAP:
-            history = self._histories[obs.tenant] = build(conn, obs.tenant, edge, self.policy.reference_size)
+            history = self._histories[obs.tenant] = build(self.book, conn, obs.tenant, edge, self.policy.reference_size)
             self._known[obs.tenant] = {}
         assert history.until is not None
         known = self._known[obs.tenant]
@@ -124,7 +129,10 @@ class SurgeDetector:
         return max(share * history.rate_per_hour(at) * window_h, self.policy.min_expected)
 
     def surprising(self, size: int, expected: float) -> bool:
-        return size >= self.policy.min_size and size >= self.policy.ratio * expected
+        """At least `min_size`, and P(X >= size) <= `p_value` for X ~ Poisson(expected): a one-sided tail test
+        rather than a flat ratio, so the bar grows with the expected count as its noise does (a kind expected
+        3 times in the window needs 14 here, where 8x asked for 24; one expected 0.25 needs 5)."""
+        return size >= self.policy.min_size and float(poisson.sf(size - 1, expected)) <= self.policy.p_value
 
     def _propose(self, conn: Tx, obs: Observation, vector: np.ndarray, window: list[tuple[Observation, np.ndarray]],
                  history: TenantHistory) -> str | None:  # fmt: skip

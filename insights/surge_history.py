@@ -26,6 +26,14 @@ LOOKBACK = timedelta(weeks=8)
 REBUILD_GAP = timedelta(hours=24)
 #: Arrival times read for the profile (a busy tenant's 8 weeks are sampled by their newest).
 PROFILE_LIMIT = 50_000
+#: A slot's rate is trusted once this many clock hours of it were seen (else the overall hourly mean).
+MIN_SLOT_HOURS = 6
+_HOUR = timedelta(hours=1)
+
+
+def slot(at: datetime) -> tuple[bool, int]:
+    """The profile's cell: weekend or not, and the hour of day."""
+    return at.weekday() >= 5, at.hour
 
 
 def unit(vector: list[float] | np.ndarray) -> np.ndarray:
@@ -39,14 +47,28 @@ class TenantHistory:
     reference_size: int
     reference: deque[np.ndarray] = field(default_factory=deque)
     reference_categories: deque[str | None] = field(default_factory=deque)
-    profile: Counter[tuple[int, int]] = field(default_factory=Counter)
+    #: Arrivals per slot, and the clock hours of each slot seen since the first arrival (the exposure).
+    profile: Counter[tuple[bool, int]] = field(default_factory=Counter)
+    exposure: Counter[tuple[bool, int]] = field(default_factory=Counter)
     first_at: datetime | None = None
     #: Every stored observation before this is counted (the window's edge at the last update).
     until: datetime | None = None
+    #: Exposure is counted for the whole clock hours before this.
+    clock: datetime | None = None
 
     def count(self, at: datetime) -> None:
-        self.profile[(at.weekday(), at.hour)] += 1
+        self.profile[slot(at)] += 1
         self.first_at = min(self.first_at or at, at)
+
+    def tick(self, edge: datetime) -> None:
+        """Count the clock hours that ended by `edge` (from the first arrival's hour on)."""
+        if self.first_at is None:
+            return
+        if self.clock is None:
+            self.clock = self.first_at.replace(minute=0, second=0, microsecond=0)
+        while self.clock + _HOUR <= edge:
+            self.exposure[slot(self.clock)] += 1
+            self.clock += _HOUR
 
     def add(self, obs: Observation) -> None:
         self.count(obs.at)
@@ -57,24 +79,27 @@ class TenantHistory:
             self.reference_categories.popleft()
 
     def rate_per_hour(self, at: datetime) -> float:
-        """Arrivals per hour at this weekday and hour; the overall hourly mean before a full week is seen."""
-        if self.first_at is None or self.until is None:
-            return 0.0
-        hours = max((self.until - self.first_at).total_seconds() / 3600, 1.0)
-        if hours < 24 * 7:
-            return sum(self.profile.values()) / hours
-        return self.profile[(at.weekday(), at.hour)] / (hours / (24 * 7))
+        """Arrivals per hour expected at `at`: the mean over the same day type (weekday or weekend) and the
+        hours either side of it, pooled so a week or two of history gives a steady figure (one weekday-hour
+        cell of one week is a single Poisson draw); the overall hourly mean until that is seen enough."""
+        cells = [(slot(at)[0], (at.hour + k) % 24) for k in (-1, 0, 1)]
+        hours = sum(self.exposure[c] for c in cells)
+        if hours >= MIN_SLOT_HOURS:
+            return sum(self.profile[c] for c in cells) / hours
+        total = sum(self.exposure.values())
+        return sum(self.profile.values()) / total if total else 0.0
 
 
-def build(conn: Tx, tenant: str, edge: datetime, reference_size: int) -> TenantHistory:
+def build(book: IncidentBook, conn: Tx, tenant: str, edge: datetime, reference_size: int) -> TenantHistory:
     """The tenant's history before `edge`, read from the store."""
     history = TenantHistory(reference_size=reference_size)
-    for at in IncidentBook.arrival_times(conn, tenant, edge - LOOKBACK, edge, PROFILE_LIMIT):
+    for at in book.arrival_times(conn, tenant, edge - LOOKBACK, edge, PROFILE_LIMIT):
         history.count(at)
-    for obs in IncidentBook.recent(conn, tenant, edge - LOOKBACK, edge, reference_size):
+    for obs in book.recent(conn, tenant, edge - LOOKBACK, edge, reference_size):
         history.reference.append(unit(obs.vector))
         history.reference_categories.append(obs.category)
     history.until = edge
+    history.tick(edge)
     return history
 
 
@@ -86,3 +111,4 @@ def advance(history: TenantHistory, rows: list[Observation], edge: datetime) -> 
         if history.until <= obs.at < edge:
             history.add(obs)
     history.until = max(history.until, edge)
+    history.tick(history.until)
