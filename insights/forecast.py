@@ -31,6 +31,9 @@ Method = Literal["auto", "statsforecast", "seasonal_naive"]
 LEVELS = (80, 95)
 #: Seasons of the longest period (a week) the models need before they are trusted over seasonal naive.
 MIN_WEEKS_FOR_MODEL = 3
+#: Rolling origins inside the history (a week apart, the newest a week before its end) whose errors
+#: calibrate a model's bands; origins with under MIN_WEEKS_FOR_MODEL weeks before them are skipped.
+CALIBRATION_ORIGINS = 3
 
 
 class ForecastPoint(BaseModel):
@@ -78,6 +81,47 @@ def _statsforecast(y: np.ndarray, freq: Freq, horizon: int) -> tuple[str, Bands]
     return f"statsforecast:{name}", bands
 
 
+def conformal_factors(y: np.ndarray, freq: Freq, horizon: int) -> dict[int, float]:
+    """Per level, how much the model's band must be stretched (> 1) or shrunk (< 1) to have held that share
+    of the history's own recent weeks: split-conformal on rolling origins inside `y` only (refit on what
+    came before each, forecast a week, score each actual against the band: |actual - mean| over the band's
+    half-width on that side). The finite-sample quantile ceil((n + 1) × level) / n keeps it honest on a
+    few dozen scores. Empty when the history is too short for one origin."""
+    week = WEEK[freq]
+    scores: dict[int, list[np.ndarray]] = {level: [] for level in LEVELS}
+    for k in range(1, CALIBRATION_ORIGINS + 1):
+        origin = len(y) - k * week
+        if origin < MIN_WEEKS_FOR_MODEL * week:
+            break
+        steps = min(horizon, week)
+        _, bands = _statsforecast(y[:origin], freq, steps)
+        actual, mean = y[origin : origin + steps], bands["mean"]
+        for level in LEVELS:
+            above = np.maximum(bands[f"hi{level}"] - mean, 1e-9)
+            below = np.maximum(mean - np.clip(bands[f"lo{level}"], 0, None), 1e-9)
+            scores[level].append(np.where(actual >= mean, (actual - mean) / above, (mean - actual) / below))
+    factors = {}
+    for level, parts in scores.items():
+        if parts:
+            flat = np.sort(np.concatenate(parts))
+            rank = min(math.ceil((len(flat) + 1) * level / 100), len(flat)) - 1
+            factors[level] = float(flat[rank])
+    return factors
+
+
+def _calibrated(y: np.ndarray, freq: Freq, bands: Bands) -> Bands:
+    """The model's bands scaled about the mean by the conformal factors (unchanged without any)."""
+    factors = conformal_factors(y, freq, len(bands["mean"]))
+    mean = bands["mean"]
+    for level, factor in factors.items():
+        bands[f"lo{level}"] = mean - factor * (mean - bands[f"lo{level}"])
+        bands[f"hi{level}"] = mean + factor * (bands[f"hi{level}"] - mean)
+    # Stretching each level by its own factor may cross them; the 95 % band stays the wider.
+    bands["lo95"] = np.minimum(bands["lo95"], bands["lo80"])
+    bands["hi95"] = np.maximum(bands["hi95"], bands["hi80"])
+    return bands
+
+
 def _band(mean: np.ndarray, sd: np.ndarray, df: int) -> Bands:
     bands = {"mean": mean}
     for level in LEVELS:
@@ -107,8 +151,10 @@ def seasonal_naive(y: np.ndarray, season: int, horizon: int) -> tuple[str, Bands
     return "seasonal_naive", _band(mean, sd * np.sqrt(seasons_ahead), len(residuals) - 1)
 
 
-def predict(y: np.ndarray, freq: Freq, horizon: int, method: Method = "auto") -> tuple[str, Bands]:
-    """Point forecast and bands (`mean`, `lo80`, `hi80`, `lo95`, `hi95`) for the next `horizon` bins."""
+def predict(y: np.ndarray, freq: Freq, horizon: int, method: Method = "auto",
+            calibrate: bool = True) -> tuple[str, Bands]:  # fmt: skip
+    """Point forecast and bands (`mean`, `lo80`, `hi80`, `lo95`, `hi95`) for the next `horizon` bins; a
+    model's bands are conformally calibrated on the history's own recent weeks (`calibrate`)."""
     y = np.asarray(y, dtype=float)
     use_model = method == "statsforecast" or (
         method == "auto" and len(y) >= MIN_WEEKS_FOR_MODEL * WEEK[freq] and statsforecast_available()
@@ -117,6 +163,8 @@ def predict(y: np.ndarray, freq: Freq, horizon: int, method: Method = "auto") ->
     if use_model:
         try:
             name, bands = _statsforecast(y, freq, horizon)
+            if calibrate:
+                bands = _calibrated(y, freq, bands)
         except Exception:  # a model that fails to fit must not take the forecast down: fall back
             log.exception("statsforecast failed on %d points; using seasonal naive", len(y))
     if not bands or not all(np.all(np.isfinite(v)) for v in bands.values()):
