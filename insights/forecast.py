@@ -8,8 +8,11 @@ optional `caseworker[insights]` extra), or seasonal naive when the history is sh
   the same rule on the history, widened with the horizon (sqrt of seasons ahead) and by Student-t
   quantiles with the residuals' degrees of freedom, so less history gives wider bands; under one season
   of history: the mean, with the same small-sample band.
-Counts are never negative (every bound is clipped at 0) and no band is narrower than Poisson noise around
-its mean. Nothing is downloaded: statsforecast 2 computes with coreforecast, compiled in its wheel.
+Counts are never negative (every bound is clipped at 0) and a band starts no narrower than Poisson noise
+around its mean; a model's bands are then calibrated (split-conformal) on rolling origins inside the
+history: refit before each of the last three weeks, scored on that week, stretched or shrunk so the
+stated share of those weeks' counts would have fallen inside. Nothing is downloaded: statsforecast 2
+computes with coreforecast, compiled in its wheel.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ def conformal_factors(y: np.ndarray, freq: Freq, horizon: int) -> dict[int, floa
         if origin < MIN_WEEKS_FOR_MODEL * week:
             break
         steps = min(horizon, week)
-        _, bands = _statsforecast(y[:origin], freq, steps)
+        bands = _floored(_statsforecast(y[:origin], freq, steps)[1])
         actual, mean = y[origin : origin + steps], bands["mean"]
         for level in LEVELS:
             above = np.maximum(bands[f"hi{level}"] - mean, 1e-9)
@@ -163,20 +166,28 @@ def predict(y: np.ndarray, freq: Freq, horizon: int, method: Method = "auto",
     if use_model:
         try:
             name, bands = _statsforecast(y, freq, horizon)
+            bands = _floored(bands)
             if calibrate:
                 bands = _calibrated(y, freq, bands)
         except Exception:  # a model that fails to fit must not take the forecast down: fall back
             log.exception("statsforecast failed on %d points; using seasonal naive", len(y))
-    if not bands or not all(np.all(np.isfinite(v)) for v in bands.values()):
-        # Hours follow a weekly rhythm too (Monday morning is not Sunday's): a week back once two are seen.
-        season = WEEK[freq] if len(y) >= 2 * WEEK[freq] else SEASON[freq]
-        name, bands = seasonal_naive(y, season, horizon)
-    return name, _poisson_floor({key: np.clip(value, 0, None) for key, value in bands.items()})
+    if bands and all(np.all(np.isfinite(v)) for v in bands.values()):
+        return name, {key: np.clip(value, 0, None) for key, value in bands.items()}
+    # Hours follow a weekly rhythm too (Monday morning is not Sunday's): a week back once two are seen.
+    season = WEEK[freq] if len(y) >= 2 * WEEK[freq] else SEASON[freq]
+    name, bands = seasonal_naive(y, season, horizon)
+    return name, _floored(bands)
+
+
+def _floored(bands: Bands) -> Bands:
+    return _poisson_floor({key: np.clip(value, 0, None) for key, value in bands.items()})
 
 
 def _poisson_floor(bands: Bands) -> Bands:
     """A count is at least as uncertain as a Poisson count of the same mean: each band is widened to the
-    normal approximation of that (a model fitted on a few weeks can be surer of itself than that)."""
+    normal approximation of that (a model fitted on a few weeks can be surer of itself than that). For a
+    model this is the prior only: the conformal calibration that follows may narrow it again where the
+    history's own errors were smaller (counts can be less dispersed than Poisson)."""
     mean = bands["mean"]
     for level in LEVELS:
         half = float(student_t.ppf(0.5 + level / 200, 10_000)) * np.sqrt(mean)

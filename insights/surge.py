@@ -121,10 +121,12 @@ class SurgeDetector:
         """Tickets of this kind the window should hold: their share of the reference sample (add-one smoothed)
         × the arrival rate at this weekday and hour × the window's hours, floored at `min_expected`."""
         share = 1.0
-        if history.reference:
-            sims = np.stack(history.reference) @ vector
-            kinds = np.array([_same_kind(c, category) for c in history.reference_categories])
-            share = (float(np.sum((sims >= self.policy.similarity) & kinds)) + 1) / (len(sims) + 1)
+        vectors, categories = history.sample()
+        if len(vectors):
+            near = vectors @ vector >= self.policy.similarity
+            if category is not None:
+                near &= np.array([_same_kind(c, category) for c in categories])
+            share = (float(np.sum(near)) + 1) / (len(vectors) + 1)
         window_h = self.policy.window_minutes / 60
         return max(share * history.rate_per_hour(at) * window_h, self.policy.min_expected)
 
@@ -148,19 +150,19 @@ class SurgeDetector:
 
     def _attach(self, conn: Tx, obs: Observation, vector: np.ndarray) -> str | None:
         since = obs.at - timedelta(hours=self.policy.attach_hours)
-        for incident in self.book.list_in(conn, obs.tenant, ("open", "accepted")):
+        for incident in self.book.clusters_in(conn, obs.tenant, ("open", "accepted")):
             if incident.updated_at < since or not _same_kind(incident.category, obs.category):
                 continue
-            if float(unit(incident.centroid) @ vector) >= self.policy.similarity:
+            if float(incident.centroid @ vector) >= self.policy.similarity:
                 self.book.attach_in(conn, obs.tenant, incident.id, obs)
                 return incident.id
         return None
 
     def _suppressed(self, conn: Tx, tenant: str, centroid: np.ndarray, category: str | None, at: datetime) -> bool:
-        for incident in self.book.list_in(conn, tenant, ("dismissed",)):
+        for incident in self.book.clusters_in(conn, tenant, ("dismissed",)):
             if incident.suppress_until is None or incident.suppress_until < at:
                 continue
-            if _same_kind(incident.category, category) and float(unit(incident.centroid) @ centroid) >= (
+            if _same_kind(incident.category, category) and float(incident.centroid @ centroid) >= (
                 self.policy.similarity
             ):
                 return True

@@ -11,7 +11,7 @@ and a restarted worker loses nothing.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -45,8 +45,11 @@ def unit(vector: list[float] | np.ndarray) -> np.ndarray:
 @dataclass
 class TenantHistory:
     reference_size: int
-    reference: deque[np.ndarray] = field(default_factory=deque)
-    reference_categories: deque[str | None] = field(default_factory=deque)
+    #: The reference sample: a ring of unit vectors (rows) and their categories, `filled` of them in use.
+    reference: np.ndarray | None = None
+    reference_categories: list[str | None] = field(default_factory=list)
+    filled: int = 0
+    cursor: int = 0
     #: Arrivals per slot, and the clock hours of each slot seen since the first arrival (the exposure).
     profile: Counter[tuple[bool, int]] = field(default_factory=Counter)
     exposure: Counter[tuple[bool, int]] = field(default_factory=Counter)
@@ -72,11 +75,25 @@ class TenantHistory:
 
     def add(self, obs: Observation) -> None:
         self.count(obs.at)
-        self.reference.append(unit(obs.vector))
-        self.reference_categories.append(obs.category)
-        if len(self.reference) > self.reference_size:
-            self.reference.popleft()
-            self.reference_categories.popleft()
+        self.remember(obs)
+
+    def remember(self, obs: Observation) -> None:
+        """Into the reference ring, over its oldest entry once full (a new embedder's width starts it over)."""
+        vector = unit(obs.vector)
+        if self.reference is None or self.reference.shape[1] != len(vector):
+            self.reference = np.zeros((self.reference_size, len(vector)), dtype=np.float32)
+            self.reference_categories = [None] * self.reference_size
+            self.filled = self.cursor = 0
+        self.reference[self.cursor] = vector
+        self.reference_categories[self.cursor] = obs.category
+        self.cursor = (self.cursor + 1) % self.reference_size
+        self.filled = min(self.filled + 1, self.reference_size)
+
+    def sample(self) -> tuple[np.ndarray, list[str | None]]:
+        """The reference vectors (rows, any order) and their categories."""
+        if self.reference is None:
+            return np.zeros((0, 0), dtype=np.float32), []
+        return self.reference[: self.filled], self.reference_categories[: self.filled]
 
     def rate_per_hour(self, at: datetime) -> float:
         """Arrivals per hour expected at `at`: the mean over the same day type (weekday or weekend) and the
@@ -96,8 +113,7 @@ def build(book: IncidentBook, conn: Tx, tenant: str, edge: datetime, reference_s
     for at in book.arrival_times(conn, tenant, edge - LOOKBACK, edge, PROFILE_LIMIT):
         history.count(at)
     for obs in book.recent(conn, tenant, edge - LOOKBACK, edge, reference_size):
-        history.reference.append(unit(obs.vector))
-        history.reference_categories.append(obs.category)
+        history.remember(obs)
     history.until = edge
     history.tick(edge)
     return history

@@ -13,9 +13,11 @@ import json
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from knowledge.db import Tx, named_lock
@@ -136,6 +138,17 @@ class Incident(BaseModel):
         return data
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """What the surge detector matches an incident by."""
+
+    id: str
+    category: str | None
+    updated_at: datetime
+    suppress_until: datetime | None
+    centroid: np.ndarray
+
+
 class IncidentConflict(ValueError):
     """A decision on an incident that is not open (accepted or dismissed already)."""
 
@@ -157,6 +170,8 @@ class IncidentBook:
 
     def __init__(self, history: History) -> None:
         self.history = history
+        #: Unit centroids by incident id (immutable once stored), for the detector's hot path.
+        self._centroids: dict[str, np.ndarray] = {}
 
     @contextmanager
     def locked(self, tenant: str) -> Iterator[Tx]:
@@ -177,7 +192,7 @@ class IncidentBook:
             "INSERT INTO surge_observations (tenant, ticket_id, at, category, customer_id, mrr, text, vector) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, ticket_id) DO NOTHING",
             (obs.tenant, obs.ticket_id, _iso(obs.at), obs.category, obs.customer_id, obs.mrr, obs.text[:500],
-             json.dumps([round(v, 5) for v in obs.vector])),
+             json.dumps(np.round(np.asarray(obs.vector, dtype=float), 5).tolist())),
         )  # fmt: skip
 
     def observations(self, tenant: str, since: datetime, until: datetime, limit: int = 5000) -> list[Observation]:
@@ -237,15 +252,24 @@ class IncidentBook:
         conn.execute("UPDATE incidents SET updated_at = ? WHERE tenant = ? AND id = ?",
                      (_iso(obs.at), tenant, incident_id))  # fmt: skip
 
-    @staticmethod
-    def list_in(conn: Tx, tenant: str, states: tuple[str, ...], limit: int = 50) -> list[Incident]:
-        """The tenant's incidents in `states` (newest first, without members) as this transaction sees them."""
+    def clusters_in(self, conn: Tx, tenant: str, states: tuple[str, ...], limit: int = 50) -> list[Cluster]:
+        """The tenant's incidents in `states` (newest first) as this transaction sees them, as the detector
+        matches them: no members, the centroid as a unit vector (parsed once per incident: it never changes)."""
         marks = ", ".join("?" for _ in states)
         rows = conn.execute(
-            f"SELECT * FROM incidents WHERE tenant = ? AND state IN ({marks}) ORDER BY opened_at DESC LIMIT ?",
+            f"SELECT id, category, updated_at, suppress_until, centroid FROM incidents WHERE tenant = ? "
+            f"AND state IN ({marks}) ORDER BY opened_at DESC LIMIT ?",
             (tenant, *states, limit),
         ).fetchall()
-        return [Incident(**{**dict(r), "centroid": json.loads(r["centroid"])}) for r in rows]
+        out = []
+        for r in rows:
+            if (centroid := self._centroids.get(r["id"])) is None:
+                vector = np.asarray(json.loads(r["centroid"]), dtype=np.float32)
+                centroid = self._centroids[r["id"]] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            until = datetime.fromisoformat(r["suppress_until"]) if r["suppress_until"] else None
+            updated = datetime.fromisoformat(r["updated_at"])
+            out.append(Cluster(r["id"], r["category"], updated, until, centroid))
+        return out
 
     def get(self, tenant: str, incident_id: str) -> Incident | None:
         row = self.history.query_one("SELECT * FROM incidents WHERE tenant = ? AND id = ?", (tenant, incident_id))
