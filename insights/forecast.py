@@ -88,7 +88,7 @@ def conformal_factors(y: np.ndarray, freq: Freq, horizon: int) -> dict[int, floa
     """Per level, how much the model's band must be stretched (> 1) or shrunk (< 1) to have held that share
     of the history's own recent weeks: split-conformal on rolling origins inside `y` only (refit on what
     came before each, forecast a week, score each actual against the band: |actual - mean| over the band's
-    half-width on that side). The finite-sample quantile ceil((n + 1) × level) / n keeps it honest on a
+    half-width). The finite-sample quantile ceil((n + 1) × level) / n keeps it honest on a
     few dozen scores. Empty when the history is too short for one origin."""
     week = WEEK[freq]
     scores: dict[int, list[np.ndarray]] = {level: [] for level in LEVELS}
@@ -100,9 +100,10 @@ def conformal_factors(y: np.ndarray, freq: Freq, horizon: int) -> dict[int, floa
         bands = _floored(_statsforecast(y[:origin], freq, steps)[1])
         actual, mean = y[origin : origin + steps], bands["mean"]
         for level in LEVELS:
-            above = np.maximum(bands[f"hi{level}"] - mean, 1e-9)
-            below = np.maximum(mean - np.clip(bands[f"lo{level}"], 0, None), 1e-9)
-            scores[level].append(np.where(actual >= mean, (actual - mean) / above, (mean - actual) / below))
+            # The half-width above the mean: bands are symmetric until clipped at 0, and a zero count under a
+            # clipped lower bound must still score how far below the mean it fell.
+            half = np.maximum(bands[f"hi{level}"] - mean, 1e-9)
+            scores[level].append(np.abs(actual - mean) / half)
     factors = {}
     for level, parts in scores.items():
         if parts:
@@ -117,8 +118,9 @@ def _calibrated(y: np.ndarray, freq: Freq, bands: Bands) -> Bands:
     factors = conformal_factors(y, freq, len(bands["mean"]))
     mean = bands["mean"]
     for level, factor in factors.items():
-        bands[f"lo{level}"] = mean - factor * (mean - bands[f"lo{level}"])
-        bands[f"hi{level}"] = mean + factor * (bands[f"hi{level}"] - mean)
+        half = factor * (bands[f"hi{level}"] - mean)
+        bands[f"lo{level}"] = np.clip(mean - half, 0, None)
+        bands[f"hi{level}"] = mean + half
     # Stretching each level by its own factor may cross them; the 95 % band stays the wider.
     bands["lo95"] = np.minimum(bands["lo95"], bands["lo80"])
     bands["hi95"] = np.maximum(bands["hi95"], bands["hi80"])
