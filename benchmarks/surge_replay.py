@@ -10,12 +10,16 @@ Simulation (its assumptions):
   `--bursts-per-week` bursts at uniformly random times, each of 5–30 extra messages of one random intent
   (uniform size), spread uniformly over a random 20–120 minutes; the intent's normal share keeps arriving;
 - no lead acts on proposals (nothing is accepted or dismissed), so an incident keeps absorbing matches for
-  the policy's attach window; a burst whose first match joins an already open incident counts as seen;
+  the policy's attach window (from its last member: ordinary traffic of its kind keeps it open); a burst
+  whose first match joins an already open incident counts as seen, and how many bursts were first seen
+  through an incident opened before them is printed, since that makes the delay look shorter;
 - a proposal whose opening group holds no burst message is a false alarm.
 Prints recall for bursts of 5–7 and of 8+ messages, detection delay (burst messages arrived when the
-proposal opened: median, 90th percentile), false alarms per simulated week, and throughput.
+proposal opened: median, 90th percentile), false alarms per simulated week, and throughput; then the
+Hive duplicates check (benchmarks/surge_hive.py; `--hive off` skips it, `--hive only` runs only it).
 
-    .venv/bin/python benchmarks/surge_replay.py [--similarity 0.6 --min-size 5 --ratio 8 --min-expected 0.5]
+    .venv/bin/python benchmarks/surge_replay.py [--embedder minilm --similarity 0.5 --min-size 5 --p-value 1e-5
+                                                --min-expected 0.25 --weeks 4 --pool 3000 --seed 7 --hive on]
 """
 
 from __future__ import annotations
