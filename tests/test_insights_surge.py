@@ -124,3 +124,11 @@ def test_the_expected_rate_pools_the_day_type_and_neighbouring_hours() -> None:
     wednesday_ten = EPOCH + timedelta(weeks=1, days=2, hours=10)
     assert 7 < history.rate_per_hour(wednesday_ten) < 13  # not 0: its neighbours and the other weekdays carry it
     assert history.rate_per_hour(EPOCH + timedelta(weeks=1, days=5, hours=10)) < 2  # a Saturday
+
+
+def test_the_surge_threshold_follows_the_embedder_unless_set() -> None:
+    from config.settings import EMBEDDER_THRESHOLDS, Settings
+
+    assert Settings(embedder="minilm").surge_similarity == EMBEDDER_THRESHOLDS["minilm"].surge_similarity == 0.5
+    assert Settings(embedder="e5-small").surge_similarity == EMBEDDER_THRESHOLDS["e5-small"].surge_similarity
+    assert Settings(embedder="e5-small", surge_similarity=0.9).surge_similarity == 0.9
