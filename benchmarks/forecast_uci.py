@@ -7,9 +7,10 @@ the origin. Prints, per frequency and method:
 - MAE, and MASE (Hyndman & Koehler: MAE over the in-sample MAE of seasonal naive on the training series;
   weekly season for days, daily season for hours), averaged over origins;
 - relative MAE: the method's MAE over seasonal naive's (season 7 days / 24 hours) on the same windows;
-- coverage of the 80 % and 95 % intervals over all forecast points.
+- coverage of the 80 % and 95 % intervals over all forecast points (each origin's bands calibrated only on
+  the weeks before that origin: insights.forecast.conformal_factors).
 
-    .venv/bin/python benchmarks/forecast_uci.py [--methods statsforecast,snaive:7,snaive:24,snaive:168]
+    .venv/bin/python benchmarks/forecast_uci.py [--methods statsforecast:raw,statsforecast,snaive:7,snaive:24]
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ EVAL_DAYS = 28
 
 
 def _run(train: np.ndarray, freq: Freq, horizon: int, method: str) -> Bands:
-    """`statsforecast` / `auto` go through insights.forecast.predict (with its Poisson floor); `snaive:N` is
+    """`statsforecast` / `auto` go through insights.forecast.predict (conformally calibrated bands, Poisson
+    floor); `statsforecast:raw` the same without the calibration (the model's own bands); `snaive:N` is
     plain seasonal naive with season N (the benchmark's baseline: 7 for days, 24 for hours)."""
     if method.startswith("snaive:"):
         return seasonal_naive(train, int(method.split(":")[1]), horizon)[1]
+    if method == "statsforecast:raw":
+        return predict(train, freq, horizon, "statsforecast", calibrate=False)[1]
     return predict(train, freq, horizon, method)[1]  # type: ignore[arg-type]
 
 
@@ -69,7 +73,7 @@ def _evaluate(y: np.ndarray, freq: Freq, per_day: int, method: str) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", default="statsforecast,snaive:7,snaive:24,snaive:168")
+    parser.add_argument("--methods", default="statsforecast:raw,statsforecast,snaive:7,snaive:24,snaive:168")
     args = parser.parse_args()
     times = opened_times()
     print(f"{len(times)} incidents opened {DENSE_START.date()} .. {(DENSE_END - timedelta(days=1)).date()}")

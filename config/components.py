@@ -155,7 +155,7 @@ class Components:
         s = self.settings
         return SurgePolicy(
             window_minutes=s.surge_window_minutes, similarity=s.surge_similarity, min_size=s.surge_min_size,
-            ratio=s.surge_ratio, reference_size=s.surge_reference_size, suppress_hours=s.surge_suppress_hours,
+            p_value=s.surge_p_value, reference_size=s.surge_reference_size, suppress_hours=s.surge_suppress_hours,
             attach_hours=s.surge_attach_hours, min_expected=s.surge_min_expected, high_value_mrr=s.high_value_mrr,
         )  # fmt: skip
 

@@ -16,6 +16,7 @@ from tools.helpdesk.registry import settings_models
 class SimilarityThresholds(BaseModel):
     strong_kb_match: float
     novelty_similarity: float
+    surge_similarity: float
 
 
 #: The policy's similarity thresholds per embedder, used where the settings do not set them. e5's cosines sit in
@@ -24,11 +25,14 @@ class SimilarityThresholds(BaseModel):
 #: German/Spanish/French/Portuguese tickets reach English articles at only 0.822-0.883 (p5 0.831), so it sits
 #: just under them, 0.82 (benchmarks/similarity_range.py prints all of it). Provisional: calibrate the novelty
 #: threshold on an out-of-scope set (the CLINC150 eval prints a sweep).
+#: surge_similarity: MiniLM's 0.5 was picked on benchmarks/surge_replay.py (5.0 % of BANKING77 message pairs,
+#: 69 % of same-intent pairs reach it); e5's 0.887 is the same quantile of the same pairs' e5 cosines (5.1 % of
+#: pairs, 58 % of same-intent ones: e5 tells these intents apart less well), see benchmarks/surge_similarity.py.
 EMBEDDER_THRESHOLDS = {
-    "minilm": SimilarityThresholds(strong_kb_match=0.55, novelty_similarity=0.35),
-    "e5-small": SimilarityThresholds(strong_kb_match=0.885, novelty_similarity=0.82),
+    "minilm": SimilarityThresholds(strong_kb_match=0.55, novelty_similarity=0.35, surge_similarity=0.5),
+    "e5-small": SimilarityThresholds(strong_kb_match=0.885, novelty_similarity=0.82, surge_similarity=0.887),
     # A tuned MiniLM starts from MiniLM's geometry; provisional, not yet calibrated on tuned vectors.
-    "tuned": SimilarityThresholds(strong_kb_match=0.55, novelty_similarity=0.35),
+    "tuned": SimilarityThresholds(strong_kb_match=0.55, novelty_similarity=0.35, surge_similarity=0.5),
 }
 
 
@@ -107,13 +111,15 @@ class Settings(BaseSettings, *settings_models()):  # type: ignore[misc]
     #: Every triaged ticket feeds the tenant's surge detector (an insights failure never fails the triage).
     surge_enabled: bool = True
     surge_window_minutes: int = Field(default=120, ge=5, le=24 * 60)
-    surge_similarity: float = Field(default=0.6, gt=0, lt=1)
+    #: Defaults to the embedder's (EMBEDDER_THRESHOLDS): MiniLM 0.5.
+    surge_similarity: float = Field(default=0.5, gt=0, lt=1)
     surge_min_size: int = Field(default=5, ge=2)
-    surge_ratio: float = Field(default=8.0, gt=1)
+    #: A group opens a proposal when Poisson(expected) reaches its size with at most this probability.
+    surge_p_value: float = Field(default=1e-5, gt=0, lt=1)
     surge_reference_size: int = Field(default=3000, ge=50)
     surge_suppress_hours: float = Field(default=24.0, ge=0)
     surge_attach_hours: float = Field(default=24.0, gt=0)
-    surge_min_expected: float = Field(default=0.5, gt=0)
+    surge_min_expected: float = Field(default=0.25, gt=0)
     staffing_handle_minutes: float = Field(default=12.0, gt=0)
     staffing_service_level: float = Field(default=0.8, gt=0, lt=1)
     staffing_answer_within_minutes: float = Field(default=60.0, gt=0)
@@ -180,7 +186,7 @@ class Settings(BaseSettings, *settings_models()):  # type: ignore[misc]
     @model_validator(mode="after")
     def _embedder_thresholds(self) -> Settings:
         defaults = EMBEDDER_THRESHOLDS[self.embedder]
-        for name in ("strong_kb_match", "novelty_similarity"):
+        for name in ("strong_kb_match", "novelty_similarity", "surge_similarity"):
             if name not in self.model_fields_set:
                 setattr(self, name, getattr(defaults, name))
         return self

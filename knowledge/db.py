@@ -4,7 +4,8 @@ Every module writes SQL once, in the dialect both engines share, with `?` placeh
 adapter turns them into psycopg's `%s`. What differs is kept here:
 - transactions: SQLite takes the write lock up front (`BEGIN IMMEDIATE`: writers queue, no lost update);
   Postgres runs READ COMMITTED, so a read that decides a write locks its rows (`db.for_update`), and the
-  job queue claims with `FOR UPDATE SKIP LOCKED` so workers on many hosts never wait for each other;
+  job queue claims with `FOR UPDATE SKIP LOCKED` so workers on many hosts never wait for each other; a
+  decision over rows it can't lock (the surge window: rows not yet written) takes a named advisory lock;
 - DDL: `INTEGER PRIMARY KEY AUTOINCREMENT` is `BIGSERIAL PRIMARY KEY`, `BLOB` is `BYTEA`, `REAL` is
   `DOUBLE PRECISION`;
 - rows: both give rows readable by column name and position (`row["state"]`, `row[0]`, `dict(row)`).
@@ -12,6 +13,7 @@ adapter turns them into psycopg's `%s`. What differs is kept here:
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 import threading
@@ -59,6 +61,19 @@ def table_columns(conn: Tx, table: str) -> set[str]:
     """The table's column names, on either engine (read from an empty result's description)."""
     cursor: Any = conn.execute(f"SELECT * FROM {table} LIMIT 0")
     return {column[0] for column in cursor.description}
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for `name` (Postgres advisory locks take a bigint)."""
+    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def named_lock(conn: Tx, dialect: Dialect, name: str) -> None:
+    """Serialise transactions on `name` until this one ends, across processes and hosts: Postgres takes a
+    transaction-level advisory lock; SQLite's transaction holds the database's write lock already."""
+    if dialect == "postgres":
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (lock_key(name),))
 
 
 def is_postgres_url(url: str | None) -> bool:

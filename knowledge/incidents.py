@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
-from knowledge.db import Tx
+from knowledge.db import Tx, named_lock
 
 if TYPE_CHECKING:
     from knowledge.history import History
@@ -134,6 +138,17 @@ class Incident(BaseModel):
         return data
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """What the surge detector matches an incident by."""
+
+    id: str
+    category: str | None
+    updated_at: datetime
+    suppress_until: datetime | None
+    centroid: np.ndarray
+
+
 class IncidentConflict(ValueError):
     """A decision on an incident that is not open (accepted or dismissed already)."""
 
@@ -142,40 +157,82 @@ def _iso(at: datetime) -> str:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
+_RECENT = "SELECT * FROM surge_observations WHERE tenant = ? AND at >= ? AND at < ? ORDER BY at DESC LIMIT ?"
+
+
+def _observation(row: object) -> Observation:
+    data = dict(row)  # type: ignore[call-overload]
+    return Observation(**{**data, "vector": json.loads(data["vector"])})
+
+
 class IncidentBook:
     """Observations, incidents and members for every tenant of one history database."""
 
     def __init__(self, history: History) -> None:
         self.history = history
+        #: Unit centroids by incident id (immutable once stored), for the detector's hot path.
+        self._centroids: dict[str, np.ndarray] = {}
+
+    @contextmanager
+    def locked(self, tenant: str) -> Iterator[Tx]:
+        """One transaction holding the tenant's surge lock: detectors in any number of processes decide one
+        ticket at a time per tenant, each seeing what the others committed (so a burst split across workers
+        is counted whole and opens one incident)."""
+        with self.history.transaction() as conn:
+            named_lock(conn, self.history.db.dialect, f"surge:{tenant}")
+            yield conn
 
     def observe(self, obs: Observation) -> None:
         with self.history.transaction() as conn:
-            conn.execute(
-                "INSERT INTO surge_observations (tenant, ticket_id, at, category, customer_id, mrr, text, vector) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, ticket_id) DO NOTHING",
-                (obs.tenant, obs.ticket_id, _iso(obs.at), obs.category, obs.customer_id, obs.mrr, obs.text[:500],
-                 json.dumps([round(v, 5) for v in obs.vector])),
-            )  # fmt: skip
+            self.insert_observation(conn, obs)
+
+    @staticmethod
+    def insert_observation(conn: Tx, obs: Observation) -> None:
+        conn.execute(
+            "INSERT INTO surge_observations (tenant, ticket_id, at, category, customer_id, mrr, text, vector) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, ticket_id) DO NOTHING",
+            (obs.tenant, obs.ticket_id, _iso(obs.at), obs.category, obs.customer_id, obs.mrr, obs.text[:500],
+             json.dumps(np.round(np.asarray(obs.vector, dtype=float), 5).tolist())),
+        )  # fmt: skip
 
     def observations(self, tenant: str, since: datetime, until: datetime, limit: int = 5000) -> list[Observation]:
-        rows = self.history.query(
-            "SELECT * FROM surge_observations WHERE tenant = ? AND at >= ? AND at < ? ORDER BY at DESC LIMIT ?",
+        rows = self.history.query(_RECENT, (tenant, _iso(since), _iso(until), limit))
+        return [_observation(r) for r in reversed(rows)]
+
+    @staticmethod
+    def recent(conn: Tx, tenant: str, since: datetime, until: datetime, limit: int,
+               known: Mapping[str, Observation] | None = None) -> list[Observation]:  # fmt: skip
+        """The newest `limit` observations in [since, until), oldest first; those in `known` (by ticket id)
+        are reused rather than parsed again (a detector re-reads its window on every ticket)."""
+        rows = conn.execute(_RECENT, (tenant, _iso(since), _iso(until), limit)).fetchall()
+        known = known or {}
+        return [known.get(r["ticket_id"]) or _observation(r) for r in reversed(rows)]
+
+    @staticmethod
+    def arrival_times(conn: Tx, tenant: str, since: datetime, until: datetime, limit: int) -> list[datetime]:
+        """When the newest `limit` observations in [since, until) arrived (no vectors read)."""
+        rows = conn.execute(
+            "SELECT at FROM surge_observations WHERE tenant = ? AND at >= ? AND at < ? ORDER BY at DESC LIMIT ?",
             (tenant, _iso(since), _iso(until), limit),
-        )
-        return [Observation(**{**dict(r), "vector": json.loads(r["vector"])}) for r in reversed(rows)]
+        ).fetchall()
+        return [datetime.fromisoformat(r[0]) for r in rows]
 
     def open(self, incident: Incident, members: list[Observation]) -> Incident:
         with self.history.transaction() as conn:
-            conn.execute(
-                "INSERT INTO incidents (id, tenant, state, label, category, centroid, expected, severity, first_seen,"
-                " opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (incident.id, incident.tenant, incident.state, incident.label, incident.category,
-                 json.dumps([round(v, 5) for v in incident.centroid]), incident.expected, incident.severity,
-                 _iso(incident.first_seen), _iso(incident.opened_at), _iso(incident.updated_at)),
-            )  # fmt: skip
-            for obs in members:
-                self._member(conn, incident.id, obs)
+            self.insert_incident(conn, incident, members)
         return self.get(incident.tenant, incident.id)  # type: ignore[return-value]
+
+    @classmethod
+    def insert_incident(cls, conn: Tx, incident: Incident, members: list[Observation]) -> None:
+        conn.execute(
+            "INSERT INTO incidents (id, tenant, state, label, category, centroid, expected, severity, first_seen,"
+            " opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (incident.id, incident.tenant, incident.state, incident.label, incident.category,
+             json.dumps([round(v, 5) for v in incident.centroid]), incident.expected, incident.severity,
+             _iso(incident.first_seen), _iso(incident.opened_at), _iso(incident.updated_at)),
+        )  # fmt: skip
+        for obs in members:
+            cls._member(conn, incident.id, obs)
 
     @staticmethod
     def _member(conn: Tx, incident_id: str, obs: Observation) -> None:
@@ -187,9 +244,32 @@ class IncidentBook:
 
     def attach(self, tenant: str, incident_id: str, obs: Observation) -> None:
         with self.history.transaction() as conn:
-            self._member(conn, incident_id, obs)
-            conn.execute("UPDATE incidents SET updated_at = ? WHERE tenant = ? AND id = ?",
-                         (_iso(obs.at), tenant, incident_id))  # fmt: skip
+            self.attach_in(conn, tenant, incident_id, obs)
+
+    @classmethod
+    def attach_in(cls, conn: Tx, tenant: str, incident_id: str, obs: Observation) -> None:
+        cls._member(conn, incident_id, obs)
+        conn.execute("UPDATE incidents SET updated_at = ? WHERE tenant = ? AND id = ?",
+                     (_iso(obs.at), tenant, incident_id))  # fmt: skip
+
+    def clusters_in(self, conn: Tx, tenant: str, states: tuple[str, ...], limit: int = 50) -> list[Cluster]:
+        """The tenant's incidents in `states` (newest first) as this transaction sees them, as the detector
+        matches them: no members, the centroid as a unit vector (parsed once per incident: it never changes)."""
+        marks = ", ".join("?" for _ in states)
+        rows = conn.execute(
+            f"SELECT id, category, updated_at, suppress_until, centroid FROM incidents WHERE tenant = ? "
+            f"AND state IN ({marks}) ORDER BY opened_at DESC LIMIT ?",
+            (tenant, *states, limit),
+        ).fetchall()
+        out = []
+        for r in rows:
+            if (centroid := self._centroids.get(r["id"])) is None:
+                vector = np.asarray(json.loads(r["centroid"]), dtype=np.float32)
+                centroid = self._centroids[r["id"]] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            until = datetime.fromisoformat(r["suppress_until"]) if r["suppress_until"] else None
+            updated = datetime.fromisoformat(r["updated_at"])
+            out.append(Cluster(r["id"], r["category"], updated, until, centroid))
+        return out
 
     def get(self, tenant: str, incident_id: str) -> Incident | None:
         row = self.history.query_one("SELECT * FROM incidents WHERE tenant = ? AND id = ?", (tenant, incident_id))

@@ -4,7 +4,8 @@ transaction: the triage is done whatever happens here, so an insights failure is
 A proposal that opens is handed to `on_open` (the outbound incident notices, service/incident_notices.py); a
 ticket joining an incident that is already open or accepted to `on_attach` (an accepted incident links it
 and sends it the broadcast, service/incident_actions.py).
-One lock serialises the detector: its per-tenant window is in memory and worker threads share it.
+The window itself is read from the store under a per-tenant database lock (workers in other processes see
+the same one); this process's lock guards the detector's caches, which its worker threads share.
 """
 
 from __future__ import annotations

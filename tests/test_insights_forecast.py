@@ -118,3 +118,26 @@ def test_statsforecast_runs_with_the_network_guarded(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "OFFLINE-OK" in done.stdout, done.stderr[-3000:]
+
+
+def test_conformal_factors_come_from_the_history_alone_and_fix_overconfident_bands() -> None:
+    if not statsforecast_available():
+        pytest.skip("statsforecast is not installed (pip install 'caseworker[insights]'); the fallback is tested")
+    from insights.forecast import conformal_factors
+
+    rng = np.random.default_rng(3)
+    weekly = np.tile([60.0, 62, 58, 61, 55, 20, 15], 10)
+    # Overdispersed counts (a negative binomial around the weekly shape): AutoETS's own bands, fitted on
+    # few weeks, are narrower than the spread; the calibration must widen them.
+    y = rng.negative_binomial(4, 4 / (4 + weekly)).astype(float)
+    factors = conformal_factors(y, "day", 7)
+    assert set(factors) == {80, 95} and factors[95] >= factors[80] > 0
+    assert conformal_factors(y[:27], "day", 7) == {}  # no origin with three weeks before it: no calibration
+    hits = {"raw": 0, "calibrated": 0}
+    for seed in range(6):
+        series = np.random.default_rng(seed).negative_binomial(3, 3 / (3 + weekly)).astype(float)
+        train, actual = series[:63], series[63:70]
+        for name, calibrate in (("raw", False), ("calibrated", True)):
+            _, bands = predict(train, "day", 7, "statsforecast", calibrate=calibrate)
+            hits[name] += int(np.sum((actual >= bands["lo95"]) & (actual <= bands["hi95"])))
+    assert hits["calibrated"] >= hits["raw"]

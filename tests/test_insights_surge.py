@@ -3,6 +3,7 @@ stream none; new matches attach; accept and dismiss (which suppresses); tenants 
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from insights.surge import SurgeDetector, SurgePolicy
+from insights.surge_history import TenantHistory
 from knowledge.history import History
 from knowledge.incidents import IncidentBook, IncidentConflict, Observation
 from tests.insights_data import EPOCH, hourly_rate
@@ -42,7 +44,7 @@ def _burst(tenant: str, start, n: int, topic: int = 7, prefix: str = "b") -> lis
 @pytest.fixture
 def detector(tmp_path: Path, database_url: str | None) -> SurgeDetector:
     history = History(tmp_path / "history.sqlite3", database_url)
-    yield SurgeDetector(IncidentBook(history), SurgePolicy(similarity=0.6))
+    yield SurgeDetector(IncidentBook(history), SurgePolicy(similarity=0.6))  # the test topics' noise suits 0.6
     history.close()
 
 
@@ -95,3 +97,38 @@ def test_a_new_process_rebuilds_the_window_from_the_database(detector: SurgeDete
     fresh = SurgeDetector(detector.book, detector.policy)  # another worker takes over mid-burst
     hits = _feed(fresh, burst[3:])
     assert hits and hits[0][0] <= 1
+
+
+def test_the_bar_is_a_poisson_tail_above_min_size(detector: SurgeDetector) -> None:
+    def tail(n: int, mean: float) -> float:  # P(X >= n) for X ~ Poisson(mean), by hand
+        return 1 - sum(math.exp(-mean) * mean**k / math.factorial(k) for k in range(n))
+
+    policy = detector.policy
+    assert policy.p_value == 1e-5 and policy.min_size == 5
+    assert tail(13, 3.0) > 1e-5 >= tail(14, 3.0)
+    assert not detector.surprising(13, 3.0) and detector.surprising(14, 3.0)
+    assert detector.surprising(5, 0.25)  # P(X >= 5) = 6.6e-6 for a kind expected a quarter time
+    assert not detector.surprising(4, 0.01)  # under min_size however unlikely
+
+
+def test_the_expected_rate_pools_the_day_type_and_neighbouring_hours() -> None:
+    history = TenantHistory(reference_size=50)
+    rng = np.random.default_rng(4)
+    for hour in range(7 * 24):  # one week: 10 an hour on weekday working hours, 1 an hour otherwise
+        at = EPOCH + timedelta(hours=hour)
+        busy = at.weekday() < 5 and 8 <= at.hour < 18
+        count = 0 if (at.weekday(), at.hour) == (2, 10) else int(rng.poisson(10 if busy else 1))
+        for i in range(count):  # Wednesday 10:00 happened to be empty
+            history.count(at + timedelta(minutes=60 * i / max(count, 1)))
+    history.tick(EPOCH + timedelta(weeks=1))
+    wednesday_ten = EPOCH + timedelta(weeks=1, days=2, hours=10)
+    assert 7 < history.rate_per_hour(wednesday_ten) < 13  # not 0: its neighbours and the other weekdays carry it
+    assert history.rate_per_hour(EPOCH + timedelta(weeks=1, days=5, hours=10)) < 2  # a Saturday
+
+
+def test_the_surge_threshold_follows_the_embedder_unless_set() -> None:
+    from config.settings import EMBEDDER_THRESHOLDS, Settings
+
+    assert Settings(embedder="minilm").surge_similarity == EMBEDDER_THRESHOLDS["minilm"].surge_similarity == 0.5
+    assert Settings(embedder="e5-small").surge_similarity == EMBEDDER_THRESHOLDS["e5-small"].surge_similarity
+    assert Settings(embedder="e5-small", surge_similarity=0.9).surge_similarity == 0.9
