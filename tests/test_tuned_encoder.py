@@ -79,7 +79,9 @@ def test_tiny_tune_is_served_by_the_stock_runtime_and_pinned(tmp_path: Path) -> 
     manifest = read_manifest(data_dir / ENCODER_DIR)
     assert manifest is not None and manifest.tenant == "default"
     assert manifest.model_id.startswith(TUNED_PREFIX) and manifest.tuning["steps"] >= 1
-    assert manifest.tuning["stopped_by"] == "budget"
+    # Which bound stops it depends on the machine's speed (a quiet machine finishes 4 epochs of the small
+    # sample inside the budget); either way it stopped by itself, within the budget.
+    assert manifest.tuning["stopped_by"] in ("budget", "epochs")
 
     tuned = _components(data_dir, "tuned")
     embedder = tuned.embedder
