@@ -109,16 +109,26 @@ def top_k_of(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def knn_log_votes(
-    idx: np.ndarray, sims: np.ndarray, labels: np.ndarray, n_classes: int, *, temperature: float, eps: float
+    idx: np.ndarray,
+    sims: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    *,
+    temperature: float,
+    eps: float,
+    class_weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Log of the similarity-weighted class distribution among the neighbours (softmax weights).
 
     The `eps` floor keeps classes no neighbour voted for finite, so the blend can still pick them
-    when the other views are sure.
+    when the other views are sure. `class_weights` scales each neighbour's vote by its label's weight
+    (balanced: 1/frequency), so a small class's neighbours are not outvoted by a big class's mere numbers.
     """
     n, k = idx.shape
     weights = np.exp((sims - sims[:, :1]) * temperature)
     weights[~np.isfinite(weights)] = 0.0
+    if class_weights is not None:
+        weights = weights * class_weights[labels[idx]]
     votes = np.zeros((n, n_classes), dtype=np.float64)
     np.add.at(votes, (np.repeat(np.arange(n), k), labels[idx].ravel()), weights.ravel())
     votes /= np.clip(votes.sum(axis=1, keepdims=True), 1e-12, None)

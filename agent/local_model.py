@@ -15,6 +15,10 @@ view is trusted *and* how peaked the probabilities are, so `confidence` is calib
 SVM margin. On BANKING77 this reaches 94.3 % test accuracy with expected calibration error ~0.01
 (see benchmarks/local_model_quality.py).
 
+On a skewed field (helpdesk queues) the same out-of-fold scores also choose, by macro-F1, whether
+every view weighs classes by 1/frequency ("balanced") and how much of the training prior to take
+back out of the blend (``+ bias``, ``bias = -alpha * log prior``); see `agent.local_fit`.
+
 Only numpy, scipy and scikit-learn; saved with joblib (pickle: load only model directories you wrote).
 """
 
@@ -35,34 +39,19 @@ from typing import Any
 
 import joblib
 import numpy as np
-import scipy.sparse as sp
 import sklearn
-from joblib import Parallel, delayed
-from scipy.optimize import minimize
 from scipy.special import log_softmax
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
-from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
 
 from agent.features import TextFeatures, knn_log_votes, top_k, top_k_of
+from agent.local_fit import KNN_EPS, KNN_TEMPERATURE, VIEWS, FieldModel, K, scores, train_field
 
 MODEL_FILE = "local_model.joblib"
 META_FILE = "local_model.json"
 #: Bumped when the pickled layout changes; an older file then asks for `caseworker train`.
 FORMAT_VERSION = 1
-VIEWS = ("sparse", "dense", "knn")
 
-_SPARSE_C = 0.3
-_DENSE_C = 10.0
-_K = 10
-_KNN_TEMPERATURE = 20.0
-_KNN_EPS = 1e-3
-_FOLDS = 5
-#: Below this many labelled rows the weights are not fitted: five folds of a handful of rows say nothing.
-_MIN_ROWS_FOR_CV = 20
-#: Typical fitted weights (BANKING77, NLBSE'24 issues) used when there is too little data to fit them.
-_DEFAULT_WEIGHTS = (2.0, 0.7, 0.3)
 _PREDICT_CHUNK = 1024
 
 Progress = Callable[[str], None]
@@ -79,15 +68,8 @@ class FieldGuess:
     alternatives: list[tuple[str, float]]  # top-3 (label, prob), best first, includes value
 
 
-@dataclass
-class _FieldModel:
-    classes: list[str]
-    rows: np.ndarray | None  # training rows labelled for this field (the kNN base); None = all rows
-    targets: np.ndarray  # class index of each of those rows
-    sparse: LinearSVC | None
-    dense: LogisticRegression | None
-    weights: np.ndarray  # blend weights, in VIEWS order
-    cv: dict[str, float]
+#: Models pickled before the fitting moved to agent.local_fit name the class here.
+_FieldModel = FieldModel
 
 
 def _is_missing(value: object) -> bool:
@@ -96,136 +78,6 @@ def _is_missing(value: object) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
-
-
-def _scores(
-    model: LinearSVC | LogisticRegression | None, X: Any, n_classes: int, only: int | None = None
-) -> np.ndarray:
-    """Decision scores over all `n_classes`, whatever subset of classes the model was fitted on.
-
-    A cross-validation fold may lack a rare class, or hold a single class (`only`: no model was
-    fitted, the fold can only say that class). No model and no `only` (no usable text features)
-    scores every class alike, so the view drops out of the blend.
-    """
-    n = X.shape[0]
-    if model is None:
-        out = np.zeros((n, n_classes))
-        if only is not None:
-            out[:, only] = 1.0
-        return out
-    raw = np.asarray(model.decision_function(X), dtype=np.float64)
-    if raw.ndim == 1:
-        # Binary models return one margin; split it symmetrically so softmax gives sigmoid(margin).
-        raw = np.stack([-raw / 2, raw / 2], axis=1)
-    if len(model.classes_) == n_classes:
-        return raw
-    out = np.repeat(raw.min(axis=1, keepdims=True) - 1.0, n_classes, axis=1)
-    out[:, model.classes_] = raw
-    return out
-
-
-def _fit_sparse(X: sp.csr_matrix, y: np.ndarray, seed: int) -> LinearSVC | None:
-    if X.shape[1] == 0 or np.unique(y).size < 2:
-        return None
-    model = LinearSVC(C=_SPARSE_C, random_state=seed, max_iter=2000).fit(X, y)
-    model.coef_ = model.coef_.astype(np.float32)  # halves the saved model; scores change < 1e-6
-    return model
-
-
-def _fit_dense(E: np.ndarray, y: np.ndarray) -> LogisticRegression | None:
-    if np.unique(y).size < 2:
-        return None
-    model = LogisticRegression(C=_DENSE_C, max_iter=500).fit(E, y)
-    model.coef_ = model.coef_.astype(np.float32)
-    return model
-
-
-def _fit_views(
-    X: sp.csr_matrix, E: np.ndarray, y: np.ndarray, seed: int
-) -> tuple[LinearSVC | None, LogisticRegression | None]:
-    return _fit_sparse(X, y, seed), _fit_dense(E, y)
-
-
-def _blend(weights: np.ndarray, views: Sequence[np.ndarray]) -> np.ndarray:
-    return sum(w * v for w, v in zip(weights, views, strict=True))  # type: ignore[return-value]
-
-
-def _fit_weights(views: Sequence[np.ndarray], y: np.ndarray) -> np.ndarray:
-    """Non-negative view weights minimising the log-loss of softmax(sum w_v * view_v) on held-out scores."""
-    rows = np.arange(len(y))
-
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        logp = log_softmax(_blend(w, views), axis=1)
-        p = np.exp(logp)
-        grad = np.array([np.mean((p * v).sum(axis=1) - v[rows, y]) for v in views])
-        return float(-logp[rows, y].mean()), grad
-
-    result = minimize(loss, np.ones(len(views)), jac=True, method="L-BFGS-B", bounds=[(0.0, 100.0)] * len(views))
-    return np.asarray(result.x, dtype=np.float64)
-
-
-def _train_field(
-    name: str,
-    X: sp.csr_matrix,
-    E: np.ndarray,
-    y: np.ndarray,
-    classes: list[str],
-    rows: np.ndarray | None,
-    *,
-    seed: int,
-    n_jobs: int,
-    progress: Progress,
-) -> _FieldModel:
-    n, n_classes = len(y), len(classes)
-    if n_classes == 1:
-        return _FieldModel(classes, rows, y, None, None, np.zeros(3), {"cv_accuracy": 1.0, "cv_log_loss": 0.0})
-    counts = np.bincount(y, minlength=n_classes)
-    n_splits = min(_FOLDS, int(counts.max()))
-    cross_validate = n >= _MIN_ROWS_FOR_CV and n_splits >= 2
-    folds = (
-        list(StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(np.zeros(n), y)) if cross_validate else []
-    )
-    progress(
-        f"{name}: {n_classes} classes, {n} rows"
-        + (f", {n_splits}-fold cross-validation" if cross_validate else " (too few rows to cross-validate)")
-    )
-    # Threads, not processes: liblinear and lbfgs release the GIL, and nothing is pickled.
-    fitted = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_fit_views)(X[train], E[train], y[train], seed) for train in [*(f[0] for f in folds), np.arange(n)]
-    )
-    sparse, dense = fitted[-1]
-    knn_idx, knn_sims = top_k(E, E, _K, leave_one_out=True)
-    knn = knn_log_votes(knn_idx, knn_sims, y, n_classes, temperature=_KNN_TEMPERATURE, eps=_KNN_EPS)
-    if not cross_validate:
-        weights = np.array(_DEFAULT_WEIGHTS)
-        return _FieldModel(classes, rows, y, sparse, dense, weights, {})
-
-    oof_sparse = np.zeros((n, n_classes))
-    oof_dense = np.zeros((n, n_classes))
-    for (train, held), (fold_sparse, fold_dense) in zip(folds, fitted[:-1], strict=True):
-        present = np.unique(y[train])
-        only = int(present[0]) if present.size == 1 else None
-        oof_sparse[held] = _scores(fold_sparse, X[held], n_classes, only)
-        oof_dense[held] = _scores(fold_dense, E[held], n_classes, only)
-    views = (oof_sparse, oof_dense, knn)
-    weights = _fit_weights(views, y)
-    logp = log_softmax(_blend(weights, views), axis=1)
-    cv = {
-        "cv_accuracy": float((logp.argmax(axis=1) == y).mean()),
-        "cv_log_loss": float(-logp[np.arange(n), y].mean()),
-        **{f"cv_accuracy_{v}": float((s.argmax(axis=1) == y).mean()) for v, s in zip(VIEWS, views, strict=True)},
-        # Out-of-fold confidences: the drift monitor's reference for how sure the model is on unseen text.
-        "confidence_hist": np.histogram(np.exp(logp.max(axis=1)), bins=10, range=(0, 1))[0].tolist(),
-        # ... and for which labels it predicts on unseen text (its bias included, unlike the true label mix).
-        "predicted_counts": {
-            classes[c]: int(k) for c, k in enumerate(np.bincount(logp.argmax(axis=1), minlength=n_classes))
-        },
-    }
-    progress(
-        f"{name}: cross-validated accuracy {cv['cv_accuracy']:.1%}, weights "
-        + ", ".join(f"{v} {w:.2f}" for v, w in zip(VIEWS, weights, strict=True))
-    )
-    return _FieldModel(classes, rows, y, sparse, dense, weights, cv)
 
 
 def _data_hash(texts: Sequence[str], labels: Mapping[str, Sequence[str | None]], seed: int) -> str:
@@ -250,7 +102,7 @@ class LocalModel:
         n_train: int,
         features: TextFeatures,
         embeddings: np.ndarray,
-        field_models: dict[str, _FieldModel],
+        field_models: dict[str, FieldModel],
         meta: dict[str, Any],
     ) -> None:
         self.version = version
@@ -293,8 +145,10 @@ class LocalModel:
         features = TextFeatures()
         X = features.fit_transform(texts)
 
-        field_models: dict[str, _FieldModel] = {}
-        with warnings.catch_warnings():
+        field_models: dict[str, FieldModel] = {}
+        # One BLAS thread per fit: the folds already run `jobs` fits at once, and letting each also spread
+        # over every core oversubscribed a busy 2-core machine (one dense fit took 24 s instead of 1 s).
+        with warnings.catch_warnings(), threadpool_limits(1):
             # Rare classes below the fold count and slow liblinear convergence are expected on real
             # history; they are not actionable at the CLI.
             warnings.simplefilter("ignore", UserWarning)
@@ -310,7 +164,7 @@ class LocalModel:
                 y = np.array([index[v] for v in values], dtype=np.int64)
                 rows = None if len(keep) == len(texts) else np.array(keep, dtype=np.int64)
                 sub_X, sub_E = (X, E) if rows is None else (X[rows], E[rows])
-                field_models[name] = _train_field(
+                field_models[name] = train_field(
                     name, sub_X, sub_E, y, classes, rows, seed=seed, n_jobs=jobs, progress=report
                 )
 
@@ -333,6 +187,8 @@ class LocalModel:
                 name: dict(zip(VIEWS, map(float, fm.weights), strict=True)) for name, fm in field_models.items()
             },
             "cross_validation": {name: fm.cv for name, fm in field_models.items()},
+            # What out-of-fold macro-F1 chose per field: class weighting and prior adjustment.
+            "blend_choice": {name: fm.choice for name, fm in field_models.items() if fm.choice},
             "embedding_model_id": embedding_model_id,
             "embedding_dim": int(E.shape[1]),
             "sklearn_version": sklearn.__version__,
@@ -384,13 +240,13 @@ class LocalModel:
                 result[name] = np.ones((len(texts), 1))
                 continue
             block = sims if fm.rows is None else sims[:, fm.rows]
-            idx, knn_sims = top_k_of(block, _K)
-            views = (
-                _scores(fm.sparse, X, n_classes),
-                _scores(fm.dense, E, n_classes),
-                knn_log_votes(idx, knn_sims, fm.targets, n_classes, temperature=_KNN_TEMPERATURE, eps=_KNN_EPS),
-            )
-            result[name] = np.exp(log_softmax(_blend(fm.weights, views), axis=1))
+            idx, knn_sims = top_k_of(block, K)
+            votes = knn_log_votes(
+                idx, knn_sims, fm.targets, n_classes, temperature=KNN_TEMPERATURE, eps=KNN_EPS,
+                class_weights=fm.knn_class_weights,
+            )  # fmt: skip
+            views = (scores(fm.sparse, X, n_classes), scores(fm.dense, E, n_classes), votes)
+            result[name] = np.exp(log_softmax(fm.logits(views), axis=1))
         return result
 
     def _predict_chunk(self, texts: list[str], E: np.ndarray) -> list[dict[str, FieldGuess]]:
