@@ -40,20 +40,24 @@ def _run(*args: str | Path) -> None:
     subprocess.run([str(a) for a in args], cwd=ROOT, check=True)
 
 
-def setup() -> Path:
+def setup(dev: bool = True) -> Path:
+    """The venv with the project installed: the demo needs only the base install; tests need the dev extra,
+    which brings torch (caseworker[tune]) among others, so a demo on a fresh machine doesn't download it."""
     if sys.version_info < (3, 11):  # noqa: UP036 - this script runs before the venv, on any python3
         raise SystemExit(f"Python 3.11+ is required, this is {sys.version.split()[0]}")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + repr(NO_DEPS).encode()).hexdigest()
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + repr(NO_DEPS).encode()).hexdigest()
     python = _python()
-    if python.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
+    stamp = STAMP.read_text().split() if STAMP.exists() else []
+    # A venv with the dev extra also serves the demo; a base-only one is topped up for the tests.
+    if python.exists() and stamp[:1] == [digest] and (not dev or stamp[1:] == ["dev"]):
         return python
     if not python.exists():
         print(f"Creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     pip = [python, "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
     _run(*pip, "--no-deps", *NO_DEPS)
-    _run(*pip, "-e", ".[dev]")
-    STAMP.write_text(wanted)
+    _run(*pip, "-e", ".[dev]" if dev else ".")
+    STAMP.write_text(f"{digest} dev" if dev else digest)
     return python
 
 
@@ -146,7 +150,7 @@ def main(argv: list[str]) -> int:
     if command not in ("setup", "demo", "test"):
         print(__doc__)
         return 0 if command in ("help", "-h", "--help") else 2
-    python = setup()
+    python = setup(dev=command != "demo")
     if command == "demo":
         _run(python, "-m", "caseworker.cli", "demo", *argv[1:])
     elif command == "test":
