@@ -7,18 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from knowledge.escalations import ESCALATION_STATES, Escalation, EscalationConflict
 from service.auth import require_token
 from service.display import for_display
 from service.review_context import helpdesk_link
 from service.runtime import ServiceRuntime
+from service.storable import Storable
 
 _STATE_FILTER = ("active", "all", *ESCALATION_STATES)
 
 
-class Actor(BaseModel):
+class Actor(Storable):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     by: str = Field(min_length=1, max_length=200, description="Who acts (recorded with the time and audited)")
@@ -26,7 +27,7 @@ class Actor(BaseModel):
     version: int | None = Field(default=None, ge=1)
 
 
-class AssignRequest(BaseModel):
+class AssignRequest(Storable):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     assignee: str = Field(min_length=1, max_length=200, description="A person or team, free text")

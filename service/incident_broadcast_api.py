@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from config.components import Components
 from insights.outreach import accounts_at_risk
@@ -18,6 +18,7 @@ from service.auth import require_token
 from service.crm_notices import NoCrmWebhook, notify_accounts
 from service.incident_actions import broadcast_plan, job_states, link_plan, send_broadcast, targets
 from service.queue import JobQueue
+from service.storable import Storable
 
 router = APIRouter(prefix="/api/insights", tags=["insights"], dependencies=[Depends(require_token)])
 TenantQuery = Query(None, max_length=200, description="The tenant (default: CASEWORKER_TENANT).")
@@ -25,7 +26,7 @@ TenantQuery = Query(None, max_length=200, description="The tenant (default: CASE
 MAX_BROADCAST_CHARS = 10_000
 
 
-class BroadcastEdit(BaseModel):
+class BroadcastEdit(Storable):
     body: str = Field(min_length=1, max_length=MAX_BROADCAST_CHARS)
     by: str | None = Field(default=None, max_length=200)
 
@@ -37,7 +38,7 @@ class BroadcastEdit(BaseModel):
         return value
 
 
-class BroadcastSend(BaseModel):
+class BroadcastSend(Storable):
     by: str | None = Field(default=None, max_length=200)
 
 

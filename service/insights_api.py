@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from insights.outreach import accounts_at_risk, accounts_csv
 from insights.series import bin_starts, counts, floor
@@ -18,6 +18,7 @@ from knowledge.incidents import IncidentConflict
 from service.auth import require_token
 from service.incident_actions import accepted
 from service.runtime import ServiceRuntime
+from service.storable import Storable
 
 router = APIRouter(prefix="/api/insights", tags=["insights"], dependencies=[Depends(require_token)])
 TenantQuery = Query(None, max_length=200, description="The tenant (default: CASEWORKER_TENANT).")
@@ -25,7 +26,7 @@ TenantQuery = Query(None, max_length=200, description="The tenant (default: CASE
 ACTUAL_DAYS = 28
 
 
-class IncidentDecision(BaseModel):
+class IncidentDecision(Storable):
     by: str | None = Field(default=None, max_length=200)
 
 

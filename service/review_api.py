@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field
 
-from knowledge import safe_json
 from knowledge.labels import LabelError, check_labels, label_text
 from knowledge.reviews import Review, ReviewConflict, ReviewDecision
 from service.auth import require_token
@@ -17,19 +16,10 @@ from service.review_labels import review_label_space
 from service.review_routing import assignee_choices, check_assignee
 from service.review_undo import UndoRequest, undo_seconds
 from service.runtime import ServiceRuntime
+from service.storable import Storable
 
 
-class _Storable(BaseModel):
-    """Request text any store and helpdesk can take: lone surrogates become U+FFFD, control characters go
-    (as on webhooks), so a reply never fails later in SQLite, the index or the write-back."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _clean(cls, data: Any) -> Any:
-        return safe_json.clean(data)
-
-
-class ApproveRequest(_Storable):
+class ApproveRequest(Storable):
     #: The reply as the agent left it; omitted or unchanged means the draft is approved as is.
     reply: str | None = Field(default=None, max_length=50_000)
     #: Only the classification fields the agent corrected.
@@ -39,7 +29,7 @@ class ApproveRequest(_Storable):
     reviewer: str | None = Field(default=None, max_length=200)
 
 
-class RejectRequest(_Storable):
+class RejectRequest(Storable):
     reason: str = Field(min_length=1, max_length=2_000)
     labels: dict[str, str] = Field(default_factory=dict)
     reviewer: str | None = Field(default=None, max_length=200)

@@ -149,6 +149,10 @@ def test_the_broadcast_is_edited_and_sent_once_to_every_member_despite_a_retry(
                   client.get(path, params={"tenant": "globex"}, headers=AUTH)):  # fmt: skip
         assert other.status_code == 404 and "incident_id" in other.text
     assert client.post("/api/insights/incidents/inc-nope/broadcast/send", headers=AUTH).status_code == 404
+    # A lone surrogate or a NUL (valid JSON escapes no store can hold) is made storable, never a 5xx.
+    odd = client.put(f"{path}/broadcast", content=b'{"body": "hi \\ud800 there\\u0000", "by": "\\udfffx"}',
+                     headers={**AUTH, "content-type": "application/json"})  # fmt: skip
+    assert odd.status_code == 200 and odd.json()["body"] == "hi \ufffd there"
     edited = client.put(f"{path}/broadcast", json={"body": BROADCAST, "by": "lead"}, headers=AUTH)
     assert edited.status_code == 200 and edited.json()["edited_by"] == "lead"
     helpdesk.clear()
