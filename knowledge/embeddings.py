@@ -113,6 +113,10 @@ class MiniLMEmbedder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Without this ORT's idle threads spin on both cores between calls: one ticket at a time burned
+        # 59 CPU ms per ticket instead of 37 (benchmarks/triage_throughput.py), CPU the graph and the
+        # other processes on the machine need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if weights is None:
             weights = _verified(_WEIGHTS_PACKAGE, _WEIGHTS_FILE, _WEIGHTS_SHA256)
         self._session = onnxruntime.InferenceSession(
