@@ -170,7 +170,7 @@ def triage(
         typer.Option(
             min=1, max=512, help="Tickets embedded, searched and scored together (1: one at a time; same results)."
         ),
-    ] = 64,
+    ] = 256,
     data_dir: DataDir = None,
 ) -> None:
     """Triage tickets; prints one TriageResult JSON per line, in input order.
