@@ -203,21 +203,28 @@ def _choose(
     y: np.ndarray,
     counts: np.ndarray,
     alphas: Sequence[float],
+    judge: np.ndarray | None = None,
 ) -> _Choice:
     """The class weighting and prior adjustment with the best out-of-fold macro-F1 (ties: the simpler,
-    listed first), with the blend weights fitted by log-loss for that pair."""
+    listed first), with the blend weights fitted by log-loss for that pair.
+
+    `judge` (a boolean mask): choose on those rows' scores only (every row still votes as a neighbour); the
+    returned views and logits are those rows'."""
     n_classes = len(counts)
     log_prior = np.log(counts / counts.sum())
+    rows = judge if judge is not None else np.ones(len(y), dtype=bool)
+    target = y[rows]
     best: _Choice | None = None
     for weighting, (sparse, dense) in oof.items():
         knn_weights = _class_weights(counts, weighting)
-        views = (sparse, dense, knn_log_votes(*knn, y, n_classes, temperature=KNN_TEMPERATURE, eps=KNN_EPS,
-                                              class_weights=knn_weights))  # fmt: skip
+        knn_votes = knn_log_votes(*knn, y, n_classes, temperature=KNN_TEMPERATURE, eps=KNN_EPS,
+                                  class_weights=knn_weights)  # fmt: skip
+        views = (sparse[rows], dense[rows], knn_votes[rows])
         for alpha in alphas:
             bias = -alpha * log_prior
-            weights = fit_weights(views, y, bias)
+            weights = fit_weights(views, target, bias)
             logits = blend(weights, views) + bias
-            f1 = macro_f1(y, logits.argmax(axis=1), n_classes)
+            f1 = macro_f1(target, logits.argmax(axis=1), n_classes)
             if best is None or f1 > best.macro_f1 + 1e-9:
                 best = _Choice(f1, weighting, alpha, bias, weights, views, logits, knn_weights)
     assert best is not None
@@ -240,6 +247,19 @@ def _cv_report(choice: _Choice, y: np.ndarray, classes: list[str]) -> dict[str, 
     }
 
 
+def _usable_judge(judge: np.ndarray | None, y: np.ndarray, name: str, progress: Progress) -> np.ndarray | None:
+    """`judge` when its rows are enough to choose a blend on (as many as cross-validation needs, two classes)."""
+    if judge is None:
+        return None
+    if int(judge.sum()) < _MIN_ROWS_FOR_CV or np.unique(y[judge]).size < 2:
+        progress(
+            f"{name}: {int(judge.sum())} rows unseen by the encoder, too few to choose the blend on: using all rows"
+        )
+        return None
+    progress(f"{name}: blend chosen on the {int(judge.sum())} rows the encoder was not tuned on")
+    return judge
+
+
 def train_field(
     name: str,
     X: sp.csr_matrix,
@@ -251,7 +271,10 @@ def train_field(
     seed: int,
     n_jobs: int,
     progress: Progress,
+    judge: np.ndarray | None = None,
 ) -> FieldModel:
+    """One field's views and blend. `judge` marks the rows whose embeddings come from an encoder that never
+    saw their labels (a tuned encoder's hold-out): the blend is chosen on those rows' out-of-fold scores."""
     n, n_classes = len(y), len(classes)
     if n_classes == 1:
         return FieldModel(classes, rows, y, None, None, np.zeros(3), {"cv_accuracy": 1.0, "cv_log_loss": 0.0})
@@ -268,10 +291,11 @@ def train_field(
     # (nearly) no-ops, and trying them would only double the fits.
     skewed = counts.max() > _SKEW * max(int(counts.min()), 1)
     weightings, alphas = (_WEIGHTINGS, _ALPHAS) if skewed else ((None,), (0.0,))
+    judge = _usable_judge(judge, y, name, progress)
     oof = _out_of_fold(X, E, y, n_classes, folds, weightings, seed=seed, n_jobs=n_jobs)
-    choice = _choose(oof, top_k(E, E, K, leave_one_out=True), y, counts, alphas)
+    choice = _choose(oof, top_k(E, E, K, leave_one_out=True), y, counts, alphas, judge)
     sparse, dense = _fit_views(X, E, y, seed, choice.weighting)
-    cv = _cv_report(choice, y, classes)
+    cv = _cv_report(choice, y if judge is None else y[judge], classes)
     settled = {"class_weight": choice.weighting or "none", "prior_adjustment": choice.alpha}
     progress(
         f"{name}: cross-validated accuracy {cv['cv_accuracy']:.1%}, macro-F1 {choice.macro_f1:.3f}, class weighting "

@@ -126,8 +126,12 @@ class LocalModel:
         progress: Progress | None = None,
         n_jobs: int | None = None,
         embedding_model_id: str | None = None,
+        judge: Sequence[bool] | None = None,
     ) -> LocalModel:
-        """Fit every field that has at least one label; rows missing a field's label are left out of it."""
+        """Fit every field that has at least one label; rows missing a field's label are left out of it.
+
+        `judge`: per text, whether its embedding comes from an encoder that never saw its labels (a tuned
+        encoder's hold-out, `knowledge.embeddings_tuned.unseen_rows`); the blend is chosen on those rows."""
         report: Progress = progress or (lambda _message: None)
         started = time.perf_counter()
         texts = [str(t or "") for t in texts]
@@ -137,6 +141,9 @@ class LocalModel:
         for name, values in labels.items():
             if len(values) != len(texts):
                 raise ValueError(f"labels[{name!r}] has {len(values)} values for {len(texts)} texts")
+        if judge is not None and len(judge) != len(texts):
+            raise ValueError(f"judge has {len(judge)} values for {len(texts)} texts")
+        unseen = None if judge is None else np.asarray(judge, dtype=bool)
         if not texts:
             raise ValueError("no training texts")
         jobs = n_jobs or min(2, os.cpu_count() or 1)
@@ -164,8 +171,9 @@ class LocalModel:
                 y = np.array([index[v] for v in values], dtype=np.int64)
                 rows = None if len(keep) == len(texts) else np.array(keep, dtype=np.int64)
                 sub_X, sub_E = (X, E) if rows is None else (X[rows], E[rows])
+                field_judge = None if unseen is None else (unseen if rows is None else unseen[rows])
                 field_models[name] = train_field(
-                    name, sub_X, sub_E, y, classes, rows, seed=seed, n_jobs=jobs, progress=report
+                    name, sub_X, sub_E, y, classes, rows, seed=seed, n_jobs=jobs, progress=report, judge=field_judge
                 )
 
         now = datetime.now(UTC)
@@ -190,6 +198,8 @@ class LocalModel:
             # What out-of-fold macro-F1 chose per field: class weighting and prior adjustment.
             "blend_choice": {name: fm.choice for name, fm in field_models.items() if fm.choice},
             "embedding_model_id": embedding_model_id,
+            # Rows the blend was chosen on because the encoder never saw them (None: all rows).
+            "blend_rows_unseen_by_encoder": None if unseen is None else int(unseen.sum()),
             "embedding_dim": int(E.shape[1]),
             "sklearn_version": sklearn.__version__,
             "numpy_version": np.__version__,

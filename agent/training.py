@@ -25,6 +25,7 @@ import numpy as np
 from agent.local_model import LocalModel, ModelNotTrainedError
 from agent.stats import accuracy, macro_f1, paired_bootstrap_delta
 from knowledge.embeddings import Embedder
+from knowledge.embeddings_tuned import unseen_rows
 from knowledge.history import History
 from knowledge.model_registry import ModelRecord, ModelRegistry
 from knowledge.schemas import Ticket
@@ -239,6 +240,7 @@ class TenantTrainer:
             seed=options.seed,
             progress=report,
             embedding_model_id=self.embedder.model_id,
+            judge=unseen_rows(self.embedder, data.texts[:cut]),
         )
         # Versions are unique across tenants too: two tenants with the same history train the same data.
         model.version = self._unique_version(f"{model.version}-{hashlib.sha256(tenant.encode()).hexdigest()[:6]}")

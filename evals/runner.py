@@ -33,7 +33,7 @@ from evals.ranking import derived_roster, ranking_baselines
 from evals.refresh import RefreshWindow, protocol_note, rebuild_routing, refreshed_baselines, schedule_for
 from knowledge.embeddings import Embedder
 from knowledge.roster import Roster
-from knowledge.text import model_text
+from knowledge.text import model_text, ticket_model_text
 
 #: Settings an eval must not take from a suite: the run owns its data dir.
 _RUN_OWNED_SETTINGS = {"data_dir"}
@@ -128,6 +128,7 @@ class CachedEmbedder:
         self.inner = inner
         self.model_id = inner.model_id
         self.tenant = getattr(inner, "tenant", None)  # a tuned encoder's one tenant (KnowledgeStore.check_tenant)
+        self.blend_share = getattr(inner, "blend_share", 0.0)  # a tuned encoder's hold-out (unseen_rows)
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{hashlib.sha256(self.model_id.encode()).hexdigest()[:12]}.npz"
         self._lock = threading.Lock()
@@ -413,7 +414,7 @@ def _tuned_settings(
     from knowledge.encoder_tuning import TuneOptions, tune_encoder
 
     options = TuneOptions.model_validate({**config.tune_options, "time_budget_s": config.tune_encoder_s})
-    texts = [model_text(t.subject, t.body) for t in dataset.train]
+    texts = [ticket_model_text(t) for t in dataset.train]  # what training embeds: the hold-out is by this text
     labels = {name: [t.labels.get(name) for t in dataset.train] for name in dataset.fields}
     advance = hooks.stage("Tuning the encoder (seconds)", int(options.time_budget_s))
     spent = [0]

@@ -10,6 +10,11 @@ so a changed encoder means `caseworker reembed` and a retrain, as for any other 
 Tenants: an encoder tuned on one tenant's labels carries what it learned from them, so it serves that
 tenant alone. The manifest names the tenant; the store refuses to write or search any other tenant's
 records with it (`KnowledgeStore`), and tuning refuses a data dir that already holds several tenants.
+
+Rows the encoder never saw: tuning leaves a share of the labelled texts out (`unseen_by_encoder`, decided by
+each text's hash, so training can tell them apart later without a list). The tuned vectors of the texts it
+learned from sit near their class by construction, so the classifier's out-of-fold scores on them overrate
+the dense view; it fits its blend on the unseen rows instead (`agent.local_fit`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +59,23 @@ class TunedEmbedder(MiniLMEmbedder):
         super().__init__(threads=threads, weights=weights, model_id=manifest.model_id)
         self.tenant = manifest.tenant
         self.manifest = manifest
+        #: Share of the labelled texts tuning left out (`unseen_by_encoder`); 0 for encoders tuned before it.
+        self.blend_share = float(manifest.tuning.get("blend_share", 0.0))
+
+
+def unseen_by_encoder(text: str, share: float) -> bool:
+    """Whether tuning with `share` held `text` out: a fixed function of the text, the same in every process."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:4], "big") < share * 2**32
+
+
+def unseen_rows(embedder: object, texts: Sequence[str]) -> list[bool] | None:
+    """Which texts `embedder` was not tuned on, or None for an encoder that saw them all (stock, or tuned
+    without a hold-out)."""
+    share = float(getattr(embedder, "blend_share", 0.0))
+    return [unseen_by_encoder(t, share) for t in texts] if share > 0 else None
 
 
 def read_manifest(directory: Path) -> EncoderManifest | None:

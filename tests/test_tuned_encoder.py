@@ -96,6 +96,9 @@ def test_tiny_tune_is_served_by_the_stock_runtime_and_pinned(tmp_path: Path) -> 
     assert set(tuned.store.built_with.values()) == {manifest.model_id}
     served = tuned.models.for_tenant("default")
     assert served is not None and served.meta["embedding_model_id"] == manifest.model_id
+    # Tuning left a fifth of the labelled tickets out, and the classifier chose its blend on exactly those.
+    assert manifest.tuning["blend_share"] == 0.2 and manifest.tuning["n_unseen"] > 0
+    assert served.meta["blend_rows_unseen_by_encoder"] == manifest.tuning["n_unseen"]
     with pytest.raises(Exception, match="caseworker reembed"):
         _ = _components(data_dir, "minilm").store  # the stock embedder refuses these collections
 
