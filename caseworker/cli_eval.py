@@ -64,7 +64,12 @@ def _settings_overrides(specs: list[str], mode: str | None) -> dict[str, Any]:
     return overrides
 
 
+_MAX_SLICE_LINES = 12
+
+
 def _summary(report: EvalReport) -> None:
+    from evals.baselines import PRIMARY_BASELINE
+
     table = Table(title=f"{report.name}: {report.n} test tickets", title_justify="left")
     for column in ("field", "accuracy % [95 % CI]", "macro-F1", "weighted-F1", "ECE", "invalid"):
         table.add_column(column, justify="left" if column == "field" else "right")
@@ -91,6 +96,15 @@ def _summary(report: EvalReport) -> None:
                 if name in report.baselines[b]
             )
             out.print(f"  {name}: mean macro-F1 over {column} = {sl.mean_macro_f1:.4f} ({theirs})", highlight=False)
+            # Value by value beside the peer (a gap between languages is ours only where the peer lacks it); a
+            # column of many values (customers, repositories by the dozen) stays a mean.
+            for value, v in sl.values.items() if len(sl.values) <= _MAX_SLICE_LINES else ():
+                peer = report.baselines.get(PRIMARY_BASELINE, {}).get(name)
+                their_value = peer.slice_values.get(column, {}).get(value) if peer is not None else None
+                versus = "" if their_value is None else f" ({PRIMARY_BASELINE} {their_value:.4f})"
+                out.print(
+                    f"    {column}={value or '(empty)'}: n {v.n}, macro-F1 {v.macro_f1:.4f}{versus}", highlight=False
+                )
     out.print(table)
     for name, f in report.fields.items():
         if "macro_f1" in f.baseline_delta:

@@ -61,6 +61,8 @@ class BaselineScores(BaseModel):
     weighted_f1: float
     ece: float
     slices: dict[str, float] = Field(default_factory=dict)  # column -> mean macro-F1 over its values
+    #: column -> value -> macro-F1: a gap between slices (German vs English) is ours only where the peer lacks it
+    slice_values: dict[str, dict[str, float]] = Field(default_factory=dict)
 
 
 class SimilarityPoint(BaseModel):
@@ -197,12 +199,14 @@ def _field(record: RunRecord, name: str) -> tuple[FieldReport, dict[str, Baselin
         b = per_field[name]
         b_scores = metrics.score_field(truth, b.values, b.confidence, known=known, resamples=0)
         b_pred = metrics.normalise_predictions(b.values, known)
+        b_slices = _slices(rows, truth, b_pred, columns)
         baselines[baseline] = BaselineScores(
             accuracy=b_scores.accuracy,
             macro_f1=b_scores.macro_f1,
             weighted_f1=b_scores.weighted_f1,
             ece=b_scores.ece,
-            slices={c: s.mean_macro_f1 for c, s in _slices(rows, truth, b_pred, columns).items()},
+            slices={c: s.mean_macro_f1 for c, s in b_slices.items()},
+            slice_values={c: {v: x.macro_f1 for v, x in s.values.items()} for c, s in b_slices.items()},
         )
         delta = {m: getattr(report, m) - getattr(baselines[baseline], m) for m in _DELTA_METRICS}
         for column, score in baselines[baseline].slices.items():

@@ -241,11 +241,16 @@ def _field_section(name: str, f: FieldReport, report: EvalReport) -> str:
             for r in sorted(f.per_class, key=lambda r: (r.f1, r.label))
         ],
     )
+    peers = [b for b in report.baselines if name in report.baselines[b]]
     slices = "".join(
         f"<h3>By {escape(column)}</h3>"
         + _table(
-            [column, "n", "accuracy %", "macro-F1"],
-            [[escape(v or "(empty)"), str(s.n), _pct(s.accuracy), _num(s.macro_f1)] for v, s in sl.values.items()],
+            [column, "n", "accuracy %", "macro-F1", *(f"{b} macro-F1" for b in peers)],
+            [
+                [escape(v or "(empty)"), str(s.n), _pct(s.accuracy), _num(s.macro_f1)]
+                + [_num(report.baselines[b][name].slice_values.get(column, {}).get(v, 0.0)) for b in peers]
+                for v, s in sl.values.items()
+            ],
         )
         for column, sl in f.slices.items()
     )

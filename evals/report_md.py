@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evals.metrics import Confusion
 from evals.ranking import RANKING_HEADER, ranking_rows
-from evals.report import EvalReport, FieldReport
+from evals.report import BaselineScores, EvalReport, FieldReport
 
 #: Confusion matrices up to this many labels are printed whole; larger ones list the top confusions.
 _FULL_MATRIX_LABELS = 12
@@ -107,7 +107,7 @@ def _confusion(c: Confusion, f: FieldReport) -> list[str]:
     ]
 
 
-def _field_details(name: str, f: FieldReport) -> list[str]:
+def _field_details(name: str, f: FieldReport, report_baselines: dict[str, dict[str, BaselineScores]]) -> list[str]:
     lines = [f"### `{name}`: coverage vs confidence threshold", ""]
     rows = [[f"{p.threshold:.2f}", _pct(p.coverage), _pct(p.accuracy)] for p in f.coverage[::2]]
     lines += _table(["threshold", "coverage %", "accuracy %"], rows)
@@ -125,10 +125,15 @@ def _field_details(name: str, f: FieldReport) -> list[str]:
     ]
     lines += _table(["label", "support", "predicted", "precision", "recall", "F1"], rows)
     lines += _confusion(f.confusion, f)
+    peers = [b for b in report_baselines if name in report_baselines[b]]
     for column, s in f.slices.items():
         lines += [f"### `{name}` by `{column}`", ""]
-        rows = [[value or "(empty)", str(v.n), _pct(v.accuracy), _num(v.macro_f1)] for value, v in s.values.items()]
-        lines += _table([column, "n", "accuracy %", "macro-F1"], rows)
+        rows = [
+            [value or "(empty)", str(v.n), _pct(v.accuracy), _num(v.macro_f1)]
+            + [_num(report_baselines[b][name].slice_values.get(column, {}).get(value, 0.0)) for b in peers]
+            for value, v in s.values.items()
+        ]
+        lines += _table([column, "n", "accuracy %", "macro-F1", *(f"{b} macro-F1" for b in peers)], rows)
     return lines
 
 
@@ -222,7 +227,7 @@ def render_markdown(report: EvalReport) -> str:
         "",
     ]
     for name, f in report.fields.items():
-        lines += _field_details(name, f)
+        lines += _field_details(name, f, report.baselines)
     if report.dataset.values:
         mapped = "; ".join(
             f"`{k}`: " + ", ".join(f"{r} → {n}" for r, n in v.items()) for k, v in report.dataset.values.items()

@@ -123,6 +123,12 @@ def test_cli_eval_writes_reports_and_gates_on_bars(data: Path, tmp_path: Path) -
     assert report["baselines"]["majority"]["queue"]["accuracy"] == pytest.approx(1 / 3)
     assert report["fields"]["queue"]["delta"]["majority"]["accuracy"] > 0.4
     assert set(report["fields"]["team"]["slices"]["lang"]["values"]) == {"de", "en"}
+    # The peer is scored slice by slice too, so a gap between languages can be read against its own gap.
+    peer_by_lang = report["baselines"]["tfidf_lr"]["team"]["slice_values"]["lang"]
+    assert set(peer_by_lang) == {"de", "en"} and all(0.0 <= v <= 1.0 for v in peer_by_lang.values())
+    mean = report["baselines"]["tfidf_lr"]["team"]["slices"]["lang"]
+    assert mean == pytest.approx(sum(peer_by_lang.values()) / 2)
+    assert "lang=de: n 6, macro-F1" in " ".join(result.output.split())
     assert sum(report["decisions"]["counts"].values()) == 12
     assert report["errors"] == 0
 
@@ -138,6 +144,7 @@ def test_cli_eval_writes_reports_and_gates_on_bars(data: Path, tmp_path: Path) -
         assert external not in html
     md = (out / "report.md").read_text()
     assert "| accuracy (%) |" in md and "tfidf_lr" in md
+    assert "| lang | n | accuracy % | macro-F1 | majority macro-F1 | tfidf_lr macro-F1 |" in md
 
     # Same run compared with itself, and a bar it cannot reach: exit 1, the failure named.
     again = CliRunner().invoke(
