@@ -58,9 +58,19 @@ class JobQueue:
         """Take the next ready job (queued, failed and due, or running with a lapsed lease).
 
         `fresh_only`: only a job never attempted (a worker's batch-mates: a job that may have crashed a
-        worker before runs alone, so it can cost its neighbours at most one attempt)."""
+        worker before runs alone, so it can cost its neighbours at most one attempt).
+
+        A ticket's triage jobs run in the order they came: one waits while an older one of the same ticket is
+        queued, running or due a retry, so the newest job's result is always stored last and stays the
+        ticket's current result (two workers, or one worker's batch, could otherwise finish a follow-up
+        before the message it follows)."""
         marks = ",".join("?" for _ in kinds)
         fresh = " AND attempts = 0" if fresh_only else ""
+        fresh += (
+            " AND NOT (kind = 'triage' AND EXISTS (SELECT 1 FROM jobs older WHERE older.kind = 'triage'"
+            " AND older.tenant = jobs.tenant AND older.ticket_id = jobs.ticket_id"
+            " AND older.state IN ('queued', 'running', 'failed') AND older.created_at < jobs.created_at))"
+        )
         while True:
             now = self.clock()
             with self.history.transaction() as conn:

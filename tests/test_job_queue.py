@@ -24,8 +24,10 @@ class Clock:
         return self.now
 
 
-def _job(delivery: str = "d-1") -> NewJob:
-    return NewJob(kind="triage", source="generic", delivery_id=delivery, tenant="default", ticket_id="t1", payload="{}")
+def _job(delivery: str = "d-1", ticket: str = "t1") -> NewJob:
+    return NewJob(
+        kind="triage", source="generic", delivery_id=delivery, tenant="default", ticket_id=ticket, payload="{}"
+    )
 
 
 def _result(ticket_id: str = "t1") -> dict:
@@ -231,7 +233,7 @@ def test_oldest_wait_counts_due_work_only(queue: JobQueue, clock: Clock) -> None
     assert queue.oldest_wait_s() is None
     queue.enqueue(_job("d-1"))
     clock.now += 40
-    queue.enqueue(_job("d-2"))
+    queue.enqueue(_job("d-2", ticket="t2"))
     assert queue.oldest_wait_s() == 40
     first = queue.claim()
     assert first is not None and queue.oldest_wait_s() == 0  # d-2 was due the moment it came in
@@ -255,7 +257,7 @@ def test_fresh_only_claims_skip_jobs_already_attempted(queue: JobQueue, clock: C
     assert first is not None
     queue.fail(first.lease, "boom")
     clock.now += 10
-    lapsed = queue.enqueue(_job("d-2"))[0]
+    lapsed = queue.enqueue(_job("d-2", ticket="t2"))[0]
     assert queue.claim() is not None  # d-1's retry (oldest run_after), leased as usual
     assert queue.claim(fresh_only=True) is not None  # d-2: never attempted
     clock.now += 31  # both leases lapse: their workers died
@@ -263,3 +265,25 @@ def test_fresh_only_claims_skip_jobs_already_attempted(queue: JobQueue, clock: C
     again = queue.claim()
     assert again is not None and again.attempts == 3
     assert queue.get(lapsed) is not None
+
+
+def test_a_tickets_triage_jobs_run_in_the_order_they_came(queue: JobQueue, clock: Clock) -> None:
+    """A follow-up waits while the message it follows is queued, running or due a retry, so the newest job's
+    result is stored last (two workers, or one worker's batch, could otherwise store the older one last)."""
+    older = queue.enqueue(_job("d-1", ticket="t1"))[0]
+    newer = queue.enqueue(_job("d-2", ticket="t1"))[0]
+    other = queue.enqueue(_job("d-3", ticket="t2"))[0]
+    first = queue.claim()
+    assert first is not None and first.id == older
+    second = queue.claim(("triage",), fresh_only=True)  # a batch-mate: the other ticket, not t1's follow-up
+    assert second is not None and second.id == other
+    assert queue.claim() is None  # t1's follow-up waits for the running message
+    queue.complete(second.lease)
+    queue.fail(first.lease, "boom")
+    clock.now += 60
+    retried = queue.claim()  # the retry comes first, still ahead of the follow-up
+    assert retried is not None and retried.id == older
+    assert queue.claim() is None
+    queue.complete(retried.lease)
+    follow_up = queue.claim()
+    assert follow_up is not None and follow_up.id == newer
