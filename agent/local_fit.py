@@ -212,7 +212,7 @@ def _choose(
     returned views and logits are those rows'."""
     n_classes = len(counts)
     log_prior = np.log(counts / counts.sum())
-    rows = judge if judge is not None else np.ones(len(y), dtype=bool)
+    rows = judge if judge is not None else slice(None)  # every row: a view, not a copy of each score matrix
     target = y[rows]
     best: _Choice | None = None
     for weighting, (sparse, dense) in oof.items():

@@ -98,8 +98,8 @@ def _summary(report: EvalReport) -> None:
             out.print(f"  {name}: mean macro-F1 over {column} = {sl.mean_macro_f1:.4f} ({theirs})", highlight=False)
             # Value by value beside the peer (a gap between languages is ours only where the peer lacks it); a
             # column of many values (customers, repositories by the dozen) stays a mean.
+            peer = report.baselines.get(PRIMARY_BASELINE, {}).get(name)
             for value, v in sl.values.items() if len(sl.values) <= _MAX_SLICE_LINES else ():
-                peer = report.baselines.get(PRIMARY_BASELINE, {}).get(name)
                 their_value = peer.slice_values.get(column, {}).get(value) if peer is not None else None
                 versus = "" if their_value is None else f" ({PRIMARY_BASELINE} {their_value:.4f})"
                 out.print(
